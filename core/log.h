@@ -1,0 +1,50 @@
+// Logging: human lines on stderr and machine-readable JSONL metrics, plus a progress bar.
+//
+// A logger is a value passed to jobs (no global state). The progress bar draws only when both
+// stdout and stderr are terminals, so logs of batch jobs stay clean.
+#ifndef AGIR_LOG_H
+#define AGIR_LOG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cJSON.h>
+
+#include "core/error.h"
+
+enum { AGIR_LOG_QUIET = 0, AGIR_LOG_INFO = 1, AGIR_LOG_DEBUG = 2 };
+
+typedef struct agir_log {
+    int level;
+    FILE *out;      // human lines (stderr unless redirected by tests)
+    FILE *metrics;  // JSONL metrics, NULL when the job has no run folder
+    int interactive;  // progress bars allowed
+} agir_log;
+
+void agir_log_init(agir_log *log, int level);
+void agir_log_close(agir_log *log);
+
+void agir_info(const agir_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void agir_warn(const agir_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void agir_debug(const agir_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Opens (appending, so resumed runs continue the file) a JSONL metrics file.
+int agir_metrics_open(agir_log *log, const char *path, agir_err *e);
+// Writes one object as one line with a "time" field added; takes ownership of obj.
+void agir_metrics_emit(const agir_log *log, cJSON *obj);
+
+double agir_now(void);  // monotonic seconds
+
+typedef struct agir_progress {
+    char label[48];
+    int64_t total, done;
+    double t0, last_draw;
+    int enabled;
+    FILE *out;
+} agir_progress;
+
+void agir_progress_start(agir_progress *p, const agir_log *log, const char *label, int64_t total);
+void agir_progress_add(agir_progress *p, int64_t n);
+void agir_progress_finish(agir_progress *p);
+
+#endif

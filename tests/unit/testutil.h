@@ -1,0 +1,21 @@
+// Helpers shared by the unit tests (cmocka).
+#ifndef AGIR_TESTUTIL_H
+#define AGIR_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+// cmocka needs the includes above first.
+#include <cmocka.h>
+
+// A fresh temporary folder (removed by the OS's tmp cleaning; tests keep their outputs small).
+void agir_test_tmpdir(char *out, size_t outsz);
+// Absolute path of a file in the source tree (AGIR_SOURCE_DIR from ctest).
+void agir_test_src(const char *rel, char *out, size_t outsz);
+// Path of the agir executable (AGIR_BIN from ctest), or NULL.
+const char *agir_test_bin(void);
+// Exit code 77 tells ctest the test was skipped; prints why.
+void agir_test_skip(const char *why);
+
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what AGIR builds with (Debian packages) and configures + builds it into build/.
+# Idempotent: when everything is present it only runs an incremental build.
+#   tools/setup.sh            install missing packages, build build/
+#   BUILD_DIR=dir CMAKE_ARGS="-DAGIR_CUDA=OFF" tools/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config            # toolchain
+  libhdf5-dev hdf5-tools                      # gait and token stores
+  libinih-dev libcjson-dev libpcre2-dev       # configs, JSON, tokenizer regex
+  libopenblas-dev libopenmpi-dev openmpi-bin  # CPU GEMM, data parallelism
+  libcmocka-dev                               # unit tests
+  libcairo2-dev                               # plots
+  clang libfuzzer-14-dev                      # fuzzing
+  python3-h5py python3-numpy                  # the h5py-readability test
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+build_dir=${BUILD_DIR:-build}
+# shellcheck disable=SC2086
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} ${CMAKE_ARGS:-} >/dev/null
+cmake --build "$build_dir" -j "$(nproc)"
+echo "setup: built $build_dir/agir"
