@@ -214,16 +214,16 @@ static int on_key(void *user, const char *section, const char *name, const char 
     if (c->e->code) return 1;  // keep only the first error
     char at[1100];
     where(c, line, at, sizeof at);
-    if (c->peek_out) {
-        if (!strcmp(section, c->want_section) && !strcmp(name, c->want_name))
-            snprintf(c->peek_out, c->peek_sz, "%s", value);
-        return 1;
-    }
     if (!*section) {
         AGIR_BAD(c->e, "%s: key '%s' is outside any [section] (hint: put it under a section such as [run])", at,
                  name);
         c->err_line = line;
         return 0;
+    }
+    if (c->peek_out) {
+        if (!strcmp(section, c->want_section) && !strcmp(name, c->want_name))
+            snprintf(c->peek_out, c->peek_sz, "%s", value);
+        return 1;
     }
     if (!section_known(c->cfg, section)) {
         char s[200];

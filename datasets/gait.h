@@ -57,7 +57,8 @@ int agir_gait_gt_col(const agir_gait *g, const char *name);
 // Index of a sequence by id, or -1.
 int64_t agir_gait_find(const agir_gait *g, const char *id);
 
-// Sets (copies) a sequence's description or rationale; NULL clears it.
+// Sets (copies) both texts of sequence s; NULL clears one. To change only one, pass the other's
+// current pointer (it is copied before the old strings are freed).
 int agir_gait_set_text(agir_gait *g, int64_t s, const char *description, const char *rationale, agir_err *e);
 
 // HDF5 store. Writing is atomic. Reading validates everything and names the bad sequence.

@@ -1,0 +1,102 @@
+// `agir plot KIND DATA.h5 ...`: gait pictures as PNG (datasets/gait_plot.h).
+//   skeleton DATA.h5 --seq ID [--frames N] [--out F.png]   contact sheet + trajectories of one walk
+//   features DATA.h5 [--out F.png]                          per-score feature distributions
+// Without --out the picture goes next to the data: DATA.skeleton-ID.png, DATA.features.png.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "datasets/gait_plot.h"
+
+#define PLOT_USAGE "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] | features DATA.h5 [--out F.png]"
+
+// DATA.h5 -> DATA.<suffix>.png; characters of ids that are awkward in file names become '_'.
+static int default_out(const char *data, const char *suffix, char *out, size_t sz, agir_err *e) {
+    const char *base = strrchr(data, '/');
+    base = base ? base + 1 : data;
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot && dot != base ? (size_t)(dot - data) : strlen(data);
+    int k = snprintf(out, sz, "%.*s.%s.png", (int)stem, data, suffix);
+    if (k < 0 || (size_t)k >= sz)
+        return AGIR_BAD(e, "%s: path too long for the default output (hint: use --out)", data);
+    for (char *p = out + stem + 1; *p; p++)
+        if (!(p[0] == '.' || p[0] == '-' || p[0] == '_' || (p[0] >= '0' && p[0] <= '9') ||
+              (p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')))
+            *p = '_';
+    return AGIR_OK;
+}
+
+static int parse_frames(const char *s, int *n, agir_err *e) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < 1 || v > AGIR_SHEET_MAX_FRAMES)
+        return AGIR_BAD(e, "agir plot: --frames '%s' is not an integer in 1..%d (hint: --frames 8)", s,
+                        AGIR_SHEET_MAX_FRAMES);
+    *n = (int)v;
+    return AGIR_OK;
+}
+
+static int plot_skeleton(const agir_args *a, const agir_gait *g, const char *data, agir_err *e) {
+    const char *id = agir_args_get(a, "seq");
+    if (!id || !*id)
+        return AGIR_BAD(e, "agir plot skeleton: --seq ID is required (hint: e.g. --seq %s)",
+                        g->n_seq ? g->seq[0].id : "SUB01_off_walk_1");
+    int frames = 8;
+    const char *fs = agir_args_get(a, "frames");
+    if (fs) AGIR_TRY(parse_frames(fs, &frames, e));
+    char def[4096], suffix[512];
+    const char *out = agir_args_get(a, "out");
+    if (!out) {
+        snprintf(suffix, sizeof suffix, "skeleton-%s", id);
+        AGIR_TRY(default_out(data, suffix, def, sizeof def, e));
+        out = def;
+    }
+    AGIR_TRY(agir_plot_gait_sheet(g, data, id, frames, out, NULL, e));
+    printf("%s\n", out);
+    return AGIR_OK;
+}
+
+static int plot_features(const agir_args *a, const agir_gait *g, const char *data, agir_err *e) {
+    if (agir_args_get(a, "seq") || agir_args_get(a, "frames"))
+        return AGIR_BAD(e, "agir plot features: --seq and --frames belong to 'agir plot skeleton' (hint: %s)",
+                        PLOT_USAGE);
+    char def[4096];
+    const char *out = agir_args_get(a, "out");
+    if (!out) {
+        AGIR_TRY(default_out(data, "features", def, sizeof def, e));
+        out = def;
+    }
+    agir_features_layout L;
+    AGIR_TRY(agir_plot_gait_features(g, data, out, &L, e));
+    if (L.n_unscored || L.n_failed)
+        fprintf(stderr, "agir plot: %s: %d walks without a score and %d too short for features are not shown\n", data,
+                L.n_unscored, L.n_failed);
+    printf("%s\n", out);
+    return AGIR_OK;
+}
+
+int agir_cmd_plot(int argc, char **argv, agir_err *e) {
+    agir_args a;
+    AGIR_TRY(agir_args_parse("plot", argc, argv, "seq= out= frames=", &a, e));
+    AGIR_TRY(agir_args_need(&a, 2, 2, PLOT_USAGE, e));
+    static const char *const kinds[] = {"skeleton", "features"};
+    const char *kind = a.pos[0], *data = a.pos[1];
+    int which = -1;
+    for (int i = 0; i < 2; i++)
+        if (!strcmp(kind, kinds[i])) which = i;
+    if (which < 0) {
+        int best = agir_edit_distance(kind, kinds[0]) <= agir_edit_distance(kind, kinds[1]) ? 0 : 1;
+        if (agir_edit_distance(kind, kinds[best]) <= 3)
+            return AGIR_BAD(e, "agir plot: unknown picture '%s' (hint: did you mean '%s'?)", kind, kinds[best]);
+        return AGIR_BAD(e, "agir plot: unknown picture '%s' (hint: pictures are skeleton and features)", kind);
+    }
+    agir_gait g;
+    AGIR_TRY(agir_gait_read(&g, data, e));
+    int rc = which == 0 ? plot_skeleton(&a, &g, data, e) : plot_features(&a, &g, data, e);
+    agir_gait_free(&g);
+    return rc;
+}

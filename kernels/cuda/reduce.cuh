@@ -1,0 +1,42 @@
+// Warp and block sums for kernels: shuffles within a warp, shared memory across warps. Summation
+// order is fixed by the block shape, so results are reproducible run to run.
+#ifndef AGIR_KERNELS_CUDA_REDUCE_CUH
+#define AGIR_KERNELS_CUDA_REDUCE_CUH
+
+#include "kernels/cuda/common.cuh"
+
+// Butterfly sum: every lane of the warp gets the total. All 32 lanes must call it.
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(kFullMask, v, o);
+    return v;
+}
+// A float2 travels as one 64-bit shuffle: the GPU moves it as two 32-bit ones either way, and the CPU
+// test runtime waits once instead of twice.
+__device__ __forceinline__ float2 warp_sum(float2 v) {
+    for (int o = kWarp / 2; o > 0; o /= 2) {
+        unsigned long long bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits = __shfl_xor_sync(kFullMask, bits, o);
+        float2 w;
+        memcpy(&w, &bits, sizeof w);
+        v.x += w.x;
+        v.y += w.y;
+    }
+    return v;
+}
+
+// Sum over the block, returned to every thread. blockDim must be (n, 1, 1) with n a multiple of 32
+// and every thread must call it (it holds barriers). The closing barrier lets callers use it twice.
+template <typename T>
+__device__ T block_sum(T v) {
+    __shared__ T warp_part[kWarp];
+    const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp, nwarp = blockDim.x / kWarp;
+    v = warp_sum(v);
+    if (lane == 0) warp_part[warp] = v;
+    __syncthreads();
+    v = warp_sum(lane < nwarp ? warp_part[lane] : T{});
+    __syncthreads();
+    return v;
+}
+
+#endif

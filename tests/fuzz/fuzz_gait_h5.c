@@ -1,0 +1,348 @@
+// Fuzz harness for the gait store's validation (agir_gait_read_image).
+//
+// libhdf5 is not hardened against crafted bytes (DESIGN.md, Robustness), so the main mode fuzzes
+// OUR checks: the input is a compact description of a dataset that the harness builds with the
+// HDF5 API in memory (core driver, no disk) and hands to the reader as a file image.
+//
+// Input, structured mode (first byte < 0xF0): byte 0..2 = fault flags (below), then counts,
+// lengths, values and string bytes, each read as needed; missing bytes read as 0, so every input
+// describes some dataset. Sizes are bounded (<= 6 sequences, <= 8 frames each, <= 3 gt columns).
+// Oracles: the reader returns AGIR_OK or AGIR_EINPUT with one non-empty line naming the file; a
+// description without faults must be accepted and read back equal; an accepted dataset must
+// satisfy every documented rule (checked here independently).
+//
+// Byte mode (first byte >= 0xF0): the rest goes to agir_h5_precheck_image, and on to
+// agir_gait_read_image only when it is a genuine image (see RAW_TO_LIBHDF5 below).
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datasets/gait.h"
+#include "datasets/h5util.h"
+
+enum {
+    F_FORMAT = 1 << 0,     // wrong format attribute
+    F_VERSION = 1 << 1,    // version from input bytes
+    F_SKELETON = 1 << 2,   // unknown skeleton name
+    F_JOINT = 1 << 3,      // one joint name changed
+    F_PARENT = 1 << 4,     // one parent changed
+    F_FRAMES_T = 1 << 5,   // frames stored as float64
+    F_FRAMES_S = 1 << 6,   // frames with a wrong joint count
+    F_NONFINITE = 1 << 7,  // a NaN/Inf coordinate
+    F_IDS = 1 << 8,        // ids from input bytes (may be empty or collide)
+    F_SLICES = 1 << 9,     // offsets/lengths from input bytes
+    F_CODES = 1 << 10,     // medication/score from input bytes
+    F_FPS = 1 << 11,       // fps from a table with bad values
+    F_COUNT = 1 << 12,     // one column one entry short or long
+    F_OFFSET_T = 1 << 13,  // offsets stored as int32
+    F_TEXT = 1 << 14,      // texts from input bytes (may be invalid UTF-8)
+    F_GT_SHAPE = 1 << 15,  // gt values with a wrong column count
+    F_GT_INF = 1 << 16,    // an infinite gt value
+    F_EXTLINK = 1 << 17,   // an object replaced by an external link
+    F_SOFTLINK = 1 << 18,  // an object replaced by a soft link
+    F_VIRTUAL = 1 << 19,   // frames as a virtual dataset
+    F_MISSING = 1 << 20,   // an object deleted
+    F_FIXED = 1 << 21,     // fixed-length strings (valid: not a fault)
+    F_GT_DUP = 1 << 22,    // duplicate gt names
+    F_NOATTRS = 1 << 23,   // no root attributes
+};
+#define FAULTS (0xffffff & ~F_FIXED)
+
+// Set to 1 to also feed arbitrary pre-checked bytes to libhdf5 (see the report in
+// docs/dataset_format.md: libhdf5 1.10 crashes on some of them, inside the library).
+#define RAW_TO_LIBHDF5 0
+
+enum { MAX_SEQ = 6, MAX_LEN = 8, MAX_GT = 3, MAX_STR = 12 };
+
+typedef struct src {
+    const uint8_t *p;
+    size_t n;
+} src;
+
+static uint8_t u8(src *s) {
+    if (!s->n) return 0;
+    s->n--;
+    return *s->p++;
+}
+
+// A short string from the input: length byte % (MAX_STR + 1), then raw bytes.
+static void take_str(src *s, char *out) {
+    int n = u8(s) % (MAX_STR + 1);
+    for (int i = 0; i < n; i++) out[i] = (char)(u8(s) | 1);  // no NUL inside
+    out[n] = '\0';
+}
+
+// The dataset the harness means to write, before faults in the HDF5 objects themselves.
+typedef struct plan {
+    uint32_t flags;
+    int n_seq, n_gt, n_frames;
+    char id[MAX_SEQ][MAX_STR + 1], text[MAX_SEQ][MAX_STR + 1];
+    int64_t offset[MAX_SEQ], length[MAX_SEQ];
+    int8_t med[MAX_SEQ], score[MAX_SEQ];
+    float fps[MAX_SEQ];
+    float frames[MAX_SEQ * MAX_LEN * H36M_J * 3];
+    float gt[MAX_SEQ * MAX_GT];
+} plan;
+
+static void decode(src *s, plan *p) {
+    memset(p, 0, sizeof *p);
+    p->flags = (uint32_t)u8(s) | (uint32_t)u8(s) << 8 | (uint32_t)u8(s) << 16;
+    p->n_seq = u8(s) % (MAX_SEQ + 1);
+    p->n_gt = u8(s) % (MAX_GT + 1);
+    static const float fps_table[8] = {20, 150, 30, 0, -1, NAN, INFINITY, 1e-30f};
+    for (int i = 0; i < p->n_seq; i++) {
+        if (p->flags & F_IDS)
+            take_str(s, p->id[i]);
+        else
+            snprintf(p->id[i], sizeof p->id[i], "s%d", i);
+        if (p->flags & F_TEXT) take_str(s, p->text[i]);
+        p->length[i] = 1 + u8(s) % MAX_LEN;
+        p->offset[i] = p->n_frames;
+        p->n_frames += (int)p->length[i];
+        if (p->flags & F_SLICES) {
+            p->offset[i] = (int8_t)u8(s);
+            p->length[i] = (int8_t)u8(s);
+        }
+        p->med[i] = (p->flags & F_CODES) ? (int8_t)u8(s) : (int8_t)(u8(s) % 3 - 1);
+        p->score[i] = (p->flags & F_CODES) ? (int8_t)u8(s) : (int8_t)(u8(s) % 6 - 1);
+        p->fps[i] = (p->flags & F_FPS) ? fps_table[u8(s) % 8] : fps_table[u8(s) % 3];
+    }
+    for (int i = 0; i < p->n_frames * H36M_J * 3; i += 7) p->frames[i] = (float)(int8_t)u8(s) / 16.0f;
+    if ((p->flags & F_NONFINITE) && p->n_frames) p->frames[u8(s) % (p->n_frames * H36M_J * 3)] = (u8(s) & 1) ? NAN : -INFINITY;
+    for (int i = 0; i < p->n_seq * p->n_gt; i++) p->gt[i] = (u8(s) & 3) == 3 ? NAN : (float)u8(s);
+    if ((p->flags & F_GT_INF) && p->n_seq && p->n_gt) p->gt[u8(s) % (p->n_seq * p->n_gt)] = INFINITY;
+}
+
+// ---- writing the plan -----------------------------------------------------------------------
+
+// n <= MAX_SEQ + 1 (or H36M_J) strings of at most MAX_STR bytes.
+static int fixed_strings(agir_h5w *w, const char *path, int64_t n, const char *const *v, agir_err *e) {
+    size_t width = 1;
+    for (int64_t i = 0; i < n; i++)
+        if (strlen(v[i]) > width) width = strlen(v[i]);
+    char buf[(H36M_J + 1) * (MAX_STR + 1)] = {0};
+    for (int64_t i = 0; i < n; i++) memcpy(buf + (size_t)i * width, v[i], strlen(v[i]));
+    hsize_t hn = (hsize_t)n;
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, &hn, NULL), d = H5I_INVALID_HID;
+    H5Tset_size(t, width);
+    d = H5Dcreate2(w->file, path, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || (n && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) ? AGIR_BUG(e, "fixed strings") : 0;
+    agir_h5_close_id(d), agir_h5_close_id(sp), agir_h5_close_id(t);
+    return rc;
+}
+
+static int strings(agir_h5w *w, const plan *p, const char *path, int64_t n, const char *const *v, agir_err *e) {
+    return (p->flags & F_FIXED) ? fixed_strings(w, path, n, v, e) : agir_h5w_strings(w, path, n, v, e);
+}
+
+// Column length: n, or one off for the column picked by F_COUNT.
+static int64_t count_for(const plan *p, int col, int pick) {
+    if (!(p->flags & F_COUNT) || col != pick) return p->n_seq;
+    return p->n_seq ? p->n_seq - 1 : 1;
+}
+
+static int write_header(agir_h5w *w, const plan *p, src *s, agir_err *e) {
+    if (!(p->flags & F_NOATTRS)) {
+        AGIR_TRY(agir_h5w_attr_str(w, "/", "format", (p->flags & F_FORMAT) ? "agir-gaiT" : "agir-gait", e));
+        AGIR_TRY(agir_h5w_attr_i64(w, "/", "version", (p->flags & F_VERSION) ? (int8_t)u8(s) : 1, e));
+        AGIR_TRY(agir_h5w_attr_str(w, "/", "skeleton", (p->flags & F_SKELETON) ? "h36m" : "h36m17", e));
+    }
+    const char *names[H36M_J];
+    int32_t parents[H36M_J];
+    for (int j = 0; j < H36M_J; j++) names[j] = agir_skel_h36m17.joint_names[j], parents[j] = agir_skel_h36m17.parents[j];
+    if (p->flags & F_JOINT) names[u8(s) % H36M_J] = "tail";
+    if (p->flags & F_PARENT) parents[u8(s) % H36M_J] = (int8_t)u8(s);
+    int64_t j = H36M_J;
+    AGIR_TRY(agir_h5w_group(w, "/skeleton", e));
+    AGIR_TRY(strings(w, p, "/skeleton/joint_names", j, names, e));
+    return agir_h5w_write(w, "/skeleton/parents", AGIR_H5_I32, 1, &j, parents, e);
+}
+
+static int write_frames(agir_h5w *w, const plan *p, agir_err *e) {
+    int64_t dims[3] = {p->n_frames, H36M_J, 3};
+    if (p->flags & F_VIRTUAL) {
+        hsize_t hd[3] = {(hsize_t)p->n_frames, H36M_J, 3};
+        hid_t sp = H5Screate_simple(3, hd, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = H5I_INVALID_HID;
+        if (H5Pset_virtual(dcpl, sp, "src.h5", "/frames", sp) >= 0)
+            d = H5Dcreate2(w->file, "/frames", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        int rc = d < 0 ? AGIR_BUG(e, "virtual dataset") : 0;
+        agir_h5_close_id(d), agir_h5_close_id(dcpl), agir_h5_close_id(sp);
+        return rc;
+    }
+    if (p->flags & F_FRAMES_S) {
+        dims[1] = 1;
+        dims[2] = H36M_J * 3;
+    }
+    if (!(p->flags & F_FRAMES_T)) return agir_h5w_write(w, "/frames", AGIR_H5_F32, 3, dims, p->frames, e);
+    double *d = malloc((size_t)(p->n_frames ? p->n_frames : 1) * H36M_J * 3 * sizeof *d);
+    for (int i = 0; i < p->n_frames * H36M_J * 3; i++) d[i] = p->frames[i];
+    int rc = agir_h5w_write(w, "/frames", AGIR_H5_F64, 3, dims, d, e);
+    free(d);
+    return rc;
+}
+
+static int write_sequences(agir_h5w *w, const plan *p, src *s, agir_err *e) {
+    int pick = u8(s) % 10;
+    const char *ids[MAX_SEQ + 1], *subj[MAX_SEQ + 1], *texts[MAX_SEQ + 1];
+    for (int i = 0; i <= MAX_SEQ; i++) {
+        ids[i] = i < p->n_seq ? p->id[i] : "extra";
+        subj[i] = "SUB01";
+        texts[i] = i < p->n_seq ? p->text[i] : "";
+    }
+    int64_t n[10];
+    for (int c = 0; c < 10; c++) n[c] = count_for(p, c, pick);
+    AGIR_TRY(agir_h5w_group(w, "/sequences", e));
+    AGIR_TRY(strings(w, p, "/sequences/id", n[0], ids, e));
+    AGIR_TRY(strings(w, p, "/sequences/subject", n[1], subj, e));
+    AGIR_TRY(strings(w, p, "/sequences/source", n[2], subj, e));
+    AGIR_TRY(strings(w, p, "/sequences/description", n[3], texts, e));
+    AGIR_TRY(strings(w, p, "/sequences/rationale", n[4], texts, e));
+    // Buffers hold MAX_SEQ + 1 entries so a column one entry long still reads valid memory.
+    int64_t off[MAX_SEQ + 1] = {0}, len[MAX_SEQ + 1] = {0};
+    int32_t off32[MAX_SEQ + 1] = {0};
+    int8_t med[MAX_SEQ + 1] = {0}, score[MAX_SEQ + 1] = {0};
+    float fps[MAX_SEQ + 1] = {0};
+    for (int i = 0; i < p->n_seq; i++) {
+        off[i] = p->offset[i], off32[i] = (int32_t)p->offset[i], len[i] = p->length[i];
+        med[i] = p->med[i], score[i] = p->score[i], fps[i] = p->fps[i];
+    }
+    if (p->flags & F_OFFSET_T)
+        AGIR_TRY(agir_h5w_write(w, "/sequences/offset", AGIR_H5_I32, 1, &n[5], off32, e));
+    else
+        AGIR_TRY(agir_h5w_write(w, "/sequences/offset", AGIR_H5_I64, 1, &n[5], off, e));
+    AGIR_TRY(agir_h5w_write(w, "/sequences/length", AGIR_H5_I64, 1, &n[6], len, e));
+    AGIR_TRY(agir_h5w_write(w, "/sequences/medication", AGIR_H5_I8, 1, &n[7], med, e));
+    AGIR_TRY(agir_h5w_write(w, "/sequences/updrs_gait", AGIR_H5_I8, 1, &n[8], score, e));
+    return agir_h5w_write(w, "/sequences/fps", AGIR_H5_F32, 1, &n[9], fps, e);
+}
+
+static int write_gt(agir_h5w *w, const plan *p, agir_err *e) {
+    if (!p->n_gt && !(p->flags & F_GT_SHAPE)) return AGIR_OK;
+    static const char *const names[MAX_GT] = {"cadence", "speed", "step_width"};
+    const char *v[MAX_GT] = {names[0], names[1], names[2]};
+    if (p->flags & F_GT_DUP) v[p->n_gt > 1 ? 1 : 0] = names[0];
+    int64_t ng = p->n_gt, dims[2] = {p->n_seq, (p->flags & F_GT_SHAPE) ? (p->n_gt + 1) % (MAX_GT + 1) : p->n_gt};
+    float vals[MAX_SEQ * (MAX_GT + 1)] = {0};
+    memcpy(vals, p->gt, sizeof p->gt);
+    AGIR_TRY(agir_h5w_group(w, "/ground_truth", e));
+    AGIR_TRY(strings(w, p, "/ground_truth/names", ng, v, e));
+    return agir_h5w_write(w, "/ground_truth/values", AGIR_H5_F32, 2, dims, vals, e);
+}
+
+static const char *const objects[] = {"/frames", "/sequences", "/sequences/id", "/sequences/offset",
+                                      "/sequences/fps", "/skeleton", "/skeleton/parents", "/ground_truth/values"};
+
+// Link faults: replace an object (if there) by an external or soft link, or delete it.
+static void spoil_links(agir_h5w *w, const plan *p, src *s) {
+    const char *obj = objects[u8(s) % (sizeof objects / sizeof *objects)];
+    if (!(p->flags & (F_EXTLINK | F_SOFTLINK | F_MISSING)) || H5Lexists(w->file, obj, H5P_DEFAULT) <= 0) return;
+    H5Ldelete(w->file, obj, H5P_DEFAULT);
+    if (p->flags & F_EXTLINK)
+        H5Lcreate_external("other.h5", obj, w->file, obj, H5P_DEFAULT, H5P_DEFAULT);
+    else if (p->flags & F_SOFTLINK)
+        H5Lcreate_soft("/sequences/length", w->file, obj, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+static int build_image(const plan *p, src *s, void **img, size_t *len, agir_err *e) {
+    agir_h5w w;
+    int rc = agir_h5w_create_mem(&w, "fuzz.h5", e);
+    if (!rc) rc = write_header(&w, p, s, e);
+    if (!rc) rc = write_frames(&w, p, e);
+    if (!rc) rc = write_sequences(&w, p, s, e);
+    if (!rc) rc = write_gt(&w, p, e);
+    if (!rc) spoil_links(&w, p, s);
+    if (!rc) rc = agir_h5w_image(&w, img, len, e);
+    int rc2 = agir_h5w_close(&w, e);
+    return rc ? rc : rc2;
+}
+
+// ---- oracles --------------------------------------------------------------------------------
+
+static void check_error(int rc, const agir_err *e) {
+    if (rc == AGIR_OK) return;
+    if (rc != AGIR_EINPUT || e->code != AGIR_EINPUT || !e->msg[0] || strchr(e->msg, '\n') ||
+        strncmp(e->msg, "fuzz.h5", 7)) {
+        fprintf(stderr, "bad error: rc %d: %s\n", rc, e->msg);
+        abort();
+    }
+}
+
+// Every rule an accepted dataset must satisfy, checked without the reader's code.
+static void check_accepted(const agir_gait *g) {
+    if (g->skel != &agir_skel_h36m17) abort();
+    for (int64_t s = 0; s < g->n_seq; s++) {
+        const agir_seq *q = &g->seq[s];
+        if (!q->id[0] || q->length < 1 || q->offset < 0 || q->offset + q->length > g->n_frames) abort();
+        if (!(q->fps > 0) || isinf(q->fps) || q->updrs_gait < -1 || q->updrs_gait > 4) abort();
+        if (q->medication < -1 || q->medication > 1) abort();
+        for (int64_t t = 0; t < s; t++) {
+            const agir_seq *r = &g->seq[t];
+            if (!strcmp(q->id, r->id)) abort();
+            if (q->offset < r->offset + r->length && r->offset < q->offset + q->length) abort();
+        }
+        const float *f = agir_gait_seq_frames(g, s);
+        for (int64_t i = 0; i < q->length * H36M_J * 3; i++)
+            if (!isfinite(f[i])) abort();
+    }
+    for (int64_t i = 0; i < g->n_seq * g->n_gt; i++)
+        if (isinf(g->gt[i])) abort();
+}
+
+// A description without faults must come back as written.
+static void check_round_trip(const plan *p, const agir_gait *g) {
+    if (g->n_seq != p->n_seq || g->n_frames != p->n_frames || g->n_gt != p->n_gt) abort();
+    for (int i = 0; i < p->n_seq; i++) {
+        const agir_seq *q = &g->seq[i];
+        if (strcmp(q->id, p->id[i]) || q->offset != p->offset[i] || q->length != p->length[i]) abort();
+        if (q->medication != p->med[i] || q->updrs_gait != p->score[i] || q->fps != p->fps[i]) abort();
+    }
+    if (p->n_frames && memcmp(g->frames, p->frames, (size_t)p->n_frames * H36M_J * 3 * sizeof(float))) abort();
+}
+
+static void run_raw(const uint8_t *data, size_t size) {
+    agir_err e = {0};
+    int rc = agir_h5_precheck_image(data, size, "fuzz.h5", &e);
+    check_error(rc, &e);
+    if (rc || !RAW_TO_LIBHDF5) return;
+    agir_gait g;
+    agir_err_clear(&e);
+    rc = agir_gait_read_image(&g, data, size, "fuzz.h5", &e);
+    check_error(rc, &e);
+    if (!rc) check_accepted(&g);
+    agir_gait_free(&g);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size && data[0] >= 0xF0) {
+        run_raw(data + 1, size - 1);
+        return 0;
+    }
+    src s = {data, size};
+    plan *p = malloc(sizeof *p);
+    decode(&s, p);
+    void *img = NULL;
+    size_t len = 0;
+    agir_err e = {0};
+    if (build_image(p, &s, &img, &len, &e)) {
+        fprintf(stderr, "harness could not build its file: %s\n", e.msg);
+        abort();
+    }
+    agir_gait g;
+    agir_err_clear(&e);
+    int rc = agir_gait_read_image(&g, img, len, "fuzz.h5", &e);
+    check_error(rc, &e);
+    if (rc == AGIR_OK) check_accepted(&g);
+    if (!(p->flags & FAULTS)) {
+        if (rc != AGIR_OK) {
+            fprintf(stderr, "valid dataset refused: %s\n", e.msg);
+            abort();
+        }
+        check_round_trip(p, &g);
+    }
+    agir_gait_free(&g);
+    free(img);
+    free(p);
+    return 0;
+}
