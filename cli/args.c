@@ -1,6 +1,8 @@
 // Command-line option parsing.
 #include "cli/args.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 // Looks `name` (length n) up in spec; returns 0 unknown, 1 flag, 2 takes a value.
@@ -79,5 +81,19 @@ int agir_args_need(const agir_args *a, int min, int max, const char *usage, agir
     if (a->npos < min || a->npos > max)
         return AGIR_BAD(e, "agir %s: got %d argument%s (hint: usage: agir %s %s)", a->cmd, a->npos,
                         a->npos == 1 ? "" : "s", a->cmd, usage);
+    return AGIR_OK;
+}
+
+int agir_args_uint(const agir_args *a, const char *name, unsigned long long min, unsigned long long max,
+                   unsigned long long *out, agir_err *e) {
+    const char *s = agir_args_get(a, name);
+    if (!s) return AGIR_OK;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (!*s || *s == '-' || *end || errno || x < min || x > max)
+        return AGIR_BAD(e, "agir %s: --%s '%s' is not an integer in %llu..%llu (hint: e.g. --%s %llu)", a->cmd, name, s,
+                        min, max, name, min > 1 ? min : (max < 8 ? max : 8));
+    *out = x;
     return AGIR_OK;
 }

@@ -24,6 +24,10 @@ int agir_args_parse(const char *cmd, int argc, char **argv, const char *spec, ag
 // Value of an option: NULL if not given, "" for a flag.
 const char *agir_args_get(const agir_args *a, const char *name);
 
+// Integer option --name in [min, max]: leaves *out unchanged when the option is absent.
+int agir_args_uint(const agir_args *a, const char *name, unsigned long long min, unsigned long long max,
+                   unsigned long long *out, agir_err *e);
+
 // Checks the number of positionals, with a usage hint on failure.
 int agir_args_need(const agir_args *a, int min, int max, const char *usage, agir_err *e);
 

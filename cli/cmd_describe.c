@@ -24,16 +24,6 @@ typedef struct describe_opts {
     int overwrite, skip_invalid;
 } describe_opts;
 
-static int parse_count(const char *opt, const char *s, unsigned long long max, unsigned long long *v, agir_err *e) {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (!*s || *s == '-' || *end || errno || x > max)
-        return AGIR_BAD(e, "agir describe: --%s '%s' is not an integer in 0..%llu (hint: --%s 7)", opt, s, max, opt);
-    *v = x;
-    return AGIR_OK;
-}
-
 // FNV-1a of the sequence id: each walk's text depends on the seed and its id only, not on its
 // position in the file.
 static uint64_t id_hash(const char *id) {
@@ -125,17 +115,11 @@ int agir_cmd_describe(int argc, char **argv, agir_err *e) {
     describe_opts o = {.data = a.pos[0], .out = agir_args_get(&a, "out")};
     o.overwrite = agir_args_get(&a, "overwrite-text") != NULL;
     o.skip_invalid = agir_args_get(&a, "skip-invalid") != NULL;
-    unsigned long long v;
-    const char *opt = agir_args_get(&a, "seed");
-    if (opt) {
-        AGIR_TRY(parse_count("seed", opt, UINT64_MAX, &v, e));
-        o.seed = v;
-    }
-    opt = agir_args_get(&a, "print");
-    if (opt) {
-        AGIR_TRY(parse_count("print", opt, 1000000, &v, e));
-        o.print = (long)v;
-    }
+    unsigned long long seed = 0, print = 0;
+    AGIR_TRY(agir_args_uint(&a, "seed", 0, UINT64_MAX, &seed, e));
+    AGIR_TRY(agir_args_uint(&a, "print", 0, 1000000, &print, e));
+    o.seed = seed;
+    o.print = (long)print;
     if (o.out && !*o.out) return AGIR_BAD(e, "agir describe: --out needs a file name (hint: --out described.h5)");
     if (!o.out && !o.print)
         return AGIR_BAD(e, "agir describe: nothing to do (hint: --out OUT.h5 saves the texts, --print N shows some)");

@@ -29,25 +29,13 @@ static int default_out(const char *data, const char *suffix, char *out, size_t s
     return AGIR_OK;
 }
 
-static int parse_frames(const char *s, int *n, agir_err *e) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < 1 || v > AGIR_SHEET_MAX_FRAMES)
-        return AGIR_BAD(e, "agir plot: --frames '%s' is not an integer in 1..%d (hint: --frames 8)", s,
-                        AGIR_SHEET_MAX_FRAMES);
-    *n = (int)v;
-    return AGIR_OK;
-}
-
 static int plot_skeleton(const agir_args *a, const agir_gait *g, const char *data, agir_err *e) {
     const char *id = agir_args_get(a, "seq");
     if (!id || !*id)
         return AGIR_BAD(e, "agir plot skeleton: --seq ID is required (hint: e.g. --seq %s)",
                         g->n_seq ? g->seq[0].id : "SUB01_off_walk_1");
-    int frames = 8;
-    const char *fs = agir_args_get(a, "frames");
-    if (fs) AGIR_TRY(parse_frames(fs, &frames, e));
+    unsigned long long frames = 8;
+    AGIR_TRY(agir_args_uint(a, "frames", 1, AGIR_SHEET_MAX_FRAMES, &frames, e));
     char def[4096], suffix[512];
     const char *out = agir_args_get(a, "out");
     if (!out) {
@@ -55,7 +43,7 @@ static int plot_skeleton(const agir_args *a, const agir_gait *g, const char *dat
         AGIR_TRY(default_out(data, suffix, def, sizeof def, e));
         out = def;
     }
-    AGIR_TRY(agir_plot_gait_sheet(g, data, id, frames, out, NULL, e));
+    AGIR_TRY(agir_plot_gait_sheet(g, data, id, (int)frames, out, NULL, e));
     printf("%s\n", out);
     return AGIR_OK;
 }

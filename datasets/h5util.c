@@ -37,9 +37,6 @@ static const type_info types[] = {
     [AGIR_H5_F64] = {"float64", H5T_FLOAT, 8, 1},
 };
 
-const char *agir_h5_type_name(agir_h5_type t) { return types[t].name; }
-size_t agir_h5_type_size(agir_h5_type t) { return types[t].size; }
-
 // The HDF5 native ids are run-time values, hence a switch rather than a table.
 static hid_t native_type(agir_h5_type t) {
     switch (t) {
@@ -235,13 +232,6 @@ static void handle_reset(agir_h5 *f, const char *name, uint64_t size) {
     f->fd = -1;
     f->name = name;
     f->size = size;
-}
-
-int agir_h5_precheck_image(const void *buf, size_t len, const char *name, agir_err *e) {
-    agir_h5 f;
-    handle_reset(&f, name, len);
-    f.image = buf;
-    return precheck(&f, name, e);
 }
 
 // ---- opening --------------------------------------------------------------------------------

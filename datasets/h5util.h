@@ -41,10 +41,6 @@ typedef enum agir_h5_type {
     AGIR_H5_F64,
 } agir_h5_type;
 
-// "int64", "float32", ...
-const char *agir_h5_type_name(agir_h5_type t);
-size_t agir_h5_type_size(agir_h5_type t);
-
 // An open file being read. `name` is what messages show (the path, or an image's name).
 typedef struct agir_h5 {
     hid_t file;
@@ -76,9 +72,6 @@ void agir_h5_close_id(hid_t id);
 int agir_h5_open(agir_h5 *f, const char *path, agir_err *e);
 int agir_h5_open_image(agir_h5 *f, const void *buf, size_t len, const char *name, agir_err *e);
 void agir_h5_close(agir_h5 *f);
-
-// Checks the raw bytes only (no libhdf5): signature, superblock, end-of-file address vs len.
-int agir_h5_precheck_image(const void *buf, size_t len, const char *name, agir_err *e);
 
 // *exists = whether `path` names an object; every component must be a hard link.
 int agir_h5_exists(agir_h5 *f, const char *path, int *exists, agir_err *e);

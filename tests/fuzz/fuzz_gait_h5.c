@@ -11,8 +11,13 @@
 // description without faults must be accepted and read back equal; an accepted dataset must
 // satisfy every documented rule (checked here independently).
 //
-// Byte mode (first byte >= 0xF0): the rest goes to agir_h5_precheck_image, and on to
-// agir_gait_read_image only when it is a genuine image (see RAW_TO_LIBHDF5 below).
+// Byte mode (first byte >= 0xF0): the rest goes to agir_gait_read_image as a file image, so
+// libhdf5 parses mutated bytes, but only after our own checks (datasets/h5util.c: superblock and
+// length, links, storage, every global-heap reference). Before the heap checks existed, this
+// mode crashed libhdf5 1.10.8 within a minute, always in H5HG_read (out-of-bounds read/copy on a
+// bad heap object index or size) or looping in the heap collection parser (a zero-sized
+// free-space object); with them, 300 s (38k raw inputs) found nothing. Structured inputs cannot
+// set all of flags bits 4..7 at once (that first byte selects this mode).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,10 +54,6 @@ enum {
     F_NOATTRS = 1 << 23,   // no root attributes
 };
 #define FAULTS (0xffffff & ~F_FIXED)
-
-// Set to 1 to also feed arbitrary pre-checked bytes to libhdf5 (see the report in
-// docs/dataset_format.md: libhdf5 1.10 crashes on some of them, inside the library).
-#define RAW_TO_LIBHDF5 0
 
 enum { MAX_SEQ = 6, MAX_LEN = 8, MAX_GT = 3, MAX_STR = 12 };
 
@@ -303,12 +304,8 @@ static void check_round_trip(const plan *p, const agir_gait *g) {
 
 static void run_raw(const uint8_t *data, size_t size) {
     agir_err e = {0};
-    int rc = agir_h5_precheck_image(data, size, "fuzz.h5", &e);
-    check_error(rc, &e);
-    if (rc || !RAW_TO_LIBHDF5) return;
     agir_gait g;
-    agir_err_clear(&e);
-    rc = agir_gait_read_image(&g, data, size, "fuzz.h5", &e);
+    int rc = agir_gait_read_image(&g, data, size, "fuzz.h5", &e);
     check_error(rc, &e);
     if (!rc) check_accepted(&g);
     agir_gait_free(&g);
