@@ -9,6 +9,7 @@
 #include <cJSON.h>
 
 #include "core/fsio.h"
+#include "core/utf8.h"
 
 int agir_annot_key_ok(const char *k) {
     if (strncmp(k, "SUB", 3) || !isdigit((unsigned char)k[3]) || !isdigit((unsigned char)k[4]) || k[5] != '_')
@@ -43,24 +44,6 @@ static shown show(const char *p) {
     return o;
 }
 
-// Offset of the first byte that breaks UTF-8 (overlongs, surrogates and > U+10FFFF included), or -1.
-static long utf8_bad(const unsigned char *s) {
-    for (const unsigned char *p = s; *p;) {
-        unsigned c = *p;
-        int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
-        if (n < 0) return (long)(p - s);
-        unsigned cp = n == 0 ? c : c & (0x3fu >> n);
-        for (int i = 1; i <= n; i++) {
-            if ((p[i] & 0xc0) != 0x80) return (long)(p - s);
-            cp = cp << 6 | (p[i] & 0x3fu);
-        }
-        static const unsigned min[4] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return (long)(p - s);
-        p += n + 1;
-    }
-    return -1;
-}
-
 static const char *json_kind(const cJSON *v) {
     if (cJSON_IsObject(v)) return "an object";
     if (cJSON_IsArray(v)) return "an array";
@@ -80,7 +63,7 @@ static int check_entry(const cJSON *it, const char *name, agir_err *e) {
     const char *v = it->valuestring;
     while (isspace((unsigned char)*v)) v++;
     if (!*v) return AGIR_BAD(e, "%s: key '%s': the rationale is empty (hint: delete the entry instead)", name, key);
-    long bad = utf8_bad((const unsigned char *)it->valuestring);
+    long bad = agir_utf8_invalid_at(it->valuestring, strlen(it->valuestring));
     if (bad >= 0)
         return AGIR_BAD(e, "%s: key '%s': the rationale is not valid UTF-8 at byte %ld (hint: save the file as UTF-8)",
                         name, key, bad);

@@ -532,35 +532,6 @@ done:
 
 // ---- strings --------------------------------------------------------------------------------
 
-int agir_utf8_valid(const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (n - i <= k) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 void agir_h5_free_strings(char **s, int64_t n) {
     if (!s) return;
     for (int64_t i = 0; i < n; i++) free(s[i]);
@@ -580,24 +551,27 @@ void agir_h5_free_strings(char **s, int64_t n) {
 // makes the collection parser loop forever. So every reference is checked here first, walking
 // each collection the way libhdf5's parser does.
 
-enum { HEAP_MIN = 4096, HEAP_IDS = 65536 };
+enum { HEAP_MIN = 4096 };
 
 typedef struct heap_ref {
     uint64_t addr;
     uint32_t idx, len;
-    size_t elem;
 } heap_ref;
 
-// Object sizes of the collection being checked; gen[] tells which indices it holds.
-typedef struct heap_table {
-    uint64_t size[HEAP_IDS];
-    uint32_t gen[HEAP_IDS];
-    uint32_t cur;
-} heap_table;
+// One object of a collection: its index and size.
+typedef struct heap_obj {
+    uint32_t idx;
+    uint64_t size;
+} heap_obj;
 
 static int cmp_ref(const void *a, const void *b) {
     const heap_ref *p = a, *q = b;
     return (p->addr > q->addr) - (p->addr < q->addr);
+}
+
+static int cmp_obj(const void *a, const void *b) {
+    const heap_obj *p = a, *q = b;
+    return (p->idx > q->idx) - (p->idx < q->idx);
 }
 
 static int heap_bad(const agir_h5 *f, const char *path, const char *what, agir_err *e) {
@@ -605,13 +579,16 @@ static int heap_bad(const agir_h5 *f, const char *path, const char *what, agir_e
                     what);
 }
 
-// Walks the collection at `addr` into t. *budget (bytes of collections still allowed) keeps
-// overlapping collections from costing more than one pass over the file.
-static int walk_collection(agir_h5 *f, const char *path, uint64_t addr, uint64_t *budget, heap_table *t,
-                           agir_err *e) {
+// Walks the collection at `addr`, listing its objects (index > 0) sorted by index in *objs
+// (malloc'ed). *budget (bytes of collections still allowed) keeps overlapping collections from
+// costing more than one pass over the file.
+static int walk_collection(agir_h5 *f, const char *path, uint64_t addr, uint64_t *budget, heap_obj **objs,
+                           size_t *nobj, agir_err *e) {
     size_t L = (size_t)f->len_size, hdr = 8 + L, objhdr = 8 + L;
     unsigned char h[16];
     uint64_t at, size;
+    *objs = NULL;
+    *nobj = 0;
     if (__builtin_add_overflow(f->base, addr, &at) || raw_read(f, at, h, hdr))
         return heap_bad(f, path, "a string points past the end of the file", e);
     if (memcmp(h, "GCOL", 4) || h[4] != 1) return heap_bad(f, path, "a string points at something not a heap", e);
@@ -620,23 +597,33 @@ static int walk_collection(agir_h5 *f, const char *path, uint64_t addr, uint64_t
     if (size > *budget) return heap_bad(f, path, "heap collections overlap", e);
     *budget -= size;
     unsigned char *c = malloc((size_t)size);
-    if (!c) return AGIR_BUG(e, "out of memory checking a %llu-byte heap", (unsigned long long)size);
-    int rc = raw_read(f, at, c, (size_t)size) ? heap_bad(f, path, "cannot read a heap collection", e) : AGIR_OK;
-    t->cur++;
+    heap_obj *o = malloc((size_t)(size / objhdr) * sizeof *o);  // each object takes >= objhdr bytes
+    int rc = !c || !o ? AGIR_BUG(e, "out of memory checking a %llu-byte heap", (unsigned long long)size) : AGIR_OK;
+    if (!rc && raw_read(f, at, c, (size_t)size)) rc = heap_bad(f, path, "cannot read a heap collection", e);
+    size_t n = 0;
     for (uint64_t p = hdr; !rc && p + objhdr <= size;) {  // a shorter tail is free space
         unsigned idx = c[p] | (unsigned)c[p + 1] << 8;
         uint64_t osz = le_uint(c + p + 8, (int)L), need = osz;
         if (idx > 0) need = osz > size ? 0 : objhdr + ((osz + 7) & ~(uint64_t)7);  // size bound: no overflow
-        if (need == 0 || need > size - p)
+        if (need == 0 || need > size - p) {
             rc = heap_bad(f, path, "a heap object runs past its collection", e);
-        else if (idx > 0 && t->gen[idx] == t->cur)
-            rc = heap_bad(f, path, "a heap collection holds an object twice", e);
-        t->gen[idx] = t->cur;
-        t->size[idx] = osz;
+        } else if (idx > 0) {
+            o[n].idx = idx;
+            o[n++].size = osz;
+        }
         p += need;
     }
+    if (!rc && n) qsort(o, n, sizeof *o, cmp_obj);
+    for (size_t i = 1; !rc && i < n; i++)
+        if (o[i].idx == o[i - 1].idx) rc = heap_bad(f, path, "a heap collection holds an object twice", e);
     free(c);
-    return rc;
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    *objs = o;
+    *nobj = n;
+    return AGIR_OK;
 }
 
 // Checks the n heap references of a contiguous variable-length string dataset d.
@@ -654,29 +641,33 @@ static int check_heap_refs(agir_h5 *f, const char *path, hid_t d, size_t n, size
         return heap_bad(f, path, "the strings' storage is missing or past the end of the file", e);
     unsigned char *raw = malloc(bytes);
     heap_ref *refs = malloc(n * sizeof *refs);
-    heap_table *t = calloc(1, sizeof *t);
-    int rc = !raw || !refs || !t ? AGIR_BUG(e, "out of memory checking %zu strings", n) : AGIR_OK;
+    int rc = !raw || !refs ? AGIR_BUG(e, "out of memory checking %zu strings", n) : AGIR_OK;
     if (!rc && raw_read(f, off, raw, bytes)) rc = heap_bad(f, path, "cannot read the strings' storage", e);
     size_t m = 0;
     for (size_t i = 0; !rc && i < n; i++) {
         const unsigned char *p = raw + i * esz;
-        heap_ref r = {le_uint(p + 4, f->off_size), (uint32_t)le_uint(p + 4 + f->off_size, 4), (uint32_t)le_uint(p, 4), i};
+        heap_ref r = {le_uint(p + 4, f->off_size), (uint32_t)le_uint(p + 4 + f->off_size, 4), (uint32_t)le_uint(p, 4)};
         if (r.addr == 0) continue;  // nil: libhdf5 returns NULL without reading a heap
-        if (r.len > max_len) {
+        if (r.len > max_len)
             rc = AGIR_BAD(e, "%s: %s: string %zu is %u bytes, more than the %zu allowed (hint: shorten it)", f->name,
                           path, i, r.len, max_len);
-        }
         refs[m++] = r;
     }
     if (!rc && m) qsort(refs, m, sizeof *refs, cmp_ref);
     uint64_t budget = f->size;
+    heap_obj *objs = NULL;
+    size_t nobj = 0;
     for (size_t i = 0; !rc && i < m; i++) {
-        if (i == 0 || refs[i].addr != refs[i - 1].addr) rc = walk_collection(f, path, refs[i].addr, &budget, t, e);
-        const heap_ref *r = &refs[i];
-        if (!rc && (r->idx == 0 || r->idx >= HEAP_IDS || t->gen[r->idx] != t->cur || t->size[r->idx] != r->len))
+        if (i == 0 || refs[i].addr != refs[i - 1].addr) {
+            free(objs);
+            rc = walk_collection(f, path, refs[i].addr, &budget, &objs, &nobj, e);
+        }
+        heap_obj key = {refs[i].idx, 0};
+        const heap_obj *hit = rc || !nobj ? NULL : bsearch(&key, objs, nobj, sizeof *objs, cmp_obj);
+        if (!rc && (!hit || hit->size != refs[i].len))
             rc = heap_bad(f, path, "a string's heap reference does not match its heap", e);
     }
-    free(t);
+    free(objs);
     free(refs);
     free(raw);
     return rc;

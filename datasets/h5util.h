@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 enum { AGIR_H5_MAX_RANK = 4 };
 
@@ -121,7 +122,5 @@ int agir_h5w_strings(agir_h5w *w, const char *path, int64_t n, const char *const
 int agir_h5w_attr_str(agir_h5w *w, const char *obj, const char *attr, const char *value, agir_err *e);
 int agir_h5w_attr_i64(agir_h5w *w, const char *obj, const char *attr, int64_t value, agir_err *e);
 
-// Whether s[0..n) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-int agir_utf8_valid(const char *s, size_t n);
 
 #endif

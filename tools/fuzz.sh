@@ -11,9 +11,14 @@ secs=${2:?usage: tools/fuzz.sh NAME SECONDS}
 shift 2
 [ -f "tests/fuzz/fuzz_$name.c" ] || { echo "fuzz.sh: no harness tests/fuzz/fuzz_$name.c" >&2; exit 2; }
 
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DAGIR_FUZZ=ON -DAGIR_CUDA=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target "fuzz_$name" >/dev/null
+# Several fuzz.sh may run at once: one configures and builds at a time.
+mkdir -p build-fuzz
+(
+  flock 9
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DAGIR_FUZZ=ON -DAGIR_CUDA=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build-fuzz -j "$(nproc)" --target "fuzz_$name" >/dev/null
+) 9>build-fuzz/.build.lock
 
 work=build-fuzz/corpus/$name
 crashes=tests/fuzz/crashes/$name

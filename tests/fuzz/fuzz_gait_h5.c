@@ -16,8 +16,9 @@
 // length, links, storage, every global-heap reference). Before the heap checks existed, this
 // mode crashed libhdf5 1.10.8 within a minute, always in H5HG_read (out-of-bounds read/copy on a
 // bad heap object index or size) or looping in the heap collection parser (a zero-sized
-// free-space object); with them, 300 s (38k raw inputs) found nothing. Structured inputs cannot
-// set all of flags bits 4..7 at once (that first byte selects this mode).
+// free-space object); with them, 300 s (38k raw inputs) found no crash, and later runs only a
+// leak inside libhdf5 (suppressed below). Structured inputs cannot set all of flags bits 4..7 at
+// once (that first byte selects this mode).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -301,6 +302,15 @@ static void check_round_trip(const plan *p, const agir_gait *g) {
     }
     if (p->n_frames && memcmp(g->frames, p->frames, (size_t)p->n_frames * H36M_J * 3 * sizeof(float))) abort();
 }
+
+// libhdf5 1.10.8 leaks a decoded message when an object header's layout message is corrupt
+// (a calloc under H5O_msg_read_oh, reached from H5Oopen; tests/fuzz/crashes/gait_h5/leak-*).
+// That is the library's, not ours. Its frames carry no frame pointers, so a leak report stops at
+// the first libhdf5 frame and only the module can be matched; leaks of memory we own (strings
+// read through our allocator) stay covered by test_gait_store under the sanitizers. The
+// sanitizer runtime reads this hook at start-up.
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libhdf5\n"; }
 
 static void run_raw(const uint8_t *data, size_t size) {
     agir_err e = {0};
