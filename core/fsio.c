@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,4 +168,37 @@ int agir_path_join(char *out, size_t outsz, const char *dir, const char *name, a
     int k = snprintf(out, outsz, "%s/%s", dir, name);
     if (k < 0 || (size_t)k >= outsz) return AGIR_BAD(e, "%s/%s: path too long", dir, name);
     return AGIR_OK;
+}
+
+int agir_map_file(const char *path, agir_map *m, agir_err *e) {
+    m->data = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return agir_err_io(e, path, "cannot open");
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return agir_err_io(e, path, "cannot stat");
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return AGIR_BAD(e, "%s: not a regular file (hint: pass the path of a file)", path);
+    }
+    if (st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            close(fd);
+            return agir_err_io(e, path, "cannot map");
+        }
+        m->data = p;
+        m->size = (size_t)st.st_size;
+    }
+    close(fd);
+    return AGIR_OK;
+}
+
+void agir_unmap(agir_map *m) {
+    if (m->data) munmap((void *)m->data, m->size);
+    m->data = NULL;
+    m->size = 0;
 }

@@ -34,6 +34,15 @@ typedef struct agir_afile {
 int agir_atomic_fopen(agir_afile *a, const char *path, agir_err *e);
 int agir_atomic_fclose(agir_afile *a, int ok, agir_err *e);
 
+// A read-only memory map of a whole file (model weights, checkpoints). Empty files map to
+// data == NULL, size == 0.
+typedef struct agir_map {
+    const unsigned char *data;
+    size_t size;
+} agir_map;
+int agir_map_file(const char *path, agir_map *m, agir_err *e);
+void agir_unmap(agir_map *m);
+
 // mkdir -p.
 int agir_mkdirs(const char *path, agir_err *e);
 
