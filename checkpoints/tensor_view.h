@@ -44,10 +44,19 @@ const char *agir_dtype_name(agir_dtype t);
 // block, 0 on success.
 int agir_dtype_bytes(agir_dtype t, uint64_t n, size_t *out);
 
+// Elements per storage block: 32 for the GGML block types, 1 for the others, 0 if out of range.
+// A GGML tensor's innermost dimension (its row) must be a multiple of it.
+size_t agir_dtype_block_elems(agir_dtype t);
+
+// IEEE-754 half to float, exact (subnormals, infinities and NaN included).
+float agir_f16_to_f32(uint16_t h);
+
 // Element count of a view (checked product of its shape); 1 on overflow.
 int agir_view_numel(const agir_tensor_view *v, uint64_t *out);
 
-// Converts/dequantizes all elements of v into out (numel floats).
+// Converts/dequantizes all elements of v into out (numel floats), exactly as ggml's reference
+// dequantization does. A view whose nbytes does not match its shape and dtype is a reader bug
+// (AGIR_EINTERNAL); file contents cannot make this fail.
 int agir_view_to_f32(const agir_tensor_view *v, float *out, agir_err *e);
 
 #endif

@@ -1,4 +1,6 @@
-// `agir info DATA.h5 [--json]`: what a gait dataset holds, after full validation.
+// `agir info DATA.h5 [--json]`: what a gait dataset or a token store holds, after full validation.
+// The root's format attribute picks the reader; anything else goes to the gait reader, whose
+// messages explain what is wrong with the file.
 #include <cJSON.h>
 #include <math.h>
 #include <stddef.h>
@@ -9,8 +11,10 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "datasets/gait.h"
+#include "datasets/h5util.h"
+#include "datasets/tokens.h"
 
-#define INFO_USAGE "DATA.h5 [--json]"
+#define INFO_USAGE "DATA.h5|TOKENS.h5 [--json]"
 
 // Subjects listed in the text summary before "... and N more" (JSON lists all).
 enum { TEXT_LIST_MAX = 24 };
@@ -178,11 +182,108 @@ static void print_text(const char *path, const agir_gait *g, const summary *m) {
     printf("\n");
 }
 
+// ---- token stores ---------------------------------------------------------------------------
+
+typedef struct token_summary {
+    int64_t min_len, max_len, used;  // codes per sequence; distinct codes used
+    int64_t score[6], med[3];        // as in summary
+    int64_t subjects;
+} token_summary;
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int summarise_tokens(const agir_tokens *t, token_summary *m, agir_err *e) {
+    memset(m, 0, sizeof *m);
+    uint8_t *seen = calloc((size_t)t->codebook_size, 1);
+    const char **subj = malloc(t->n_seq ? (size_t)t->n_seq * sizeof *subj : 1);
+    if (!seen || !subj) {
+        free(seen), free(subj);
+        return AGIR_BUG(e, "out of memory summarising a codebook of %lld", (long long)t->codebook_size);
+    }
+    for (int64_t i = 0; i < t->n_codes; i++) m->used += !seen[t->codes[i]], seen[t->codes[i]] = 1;  // range checked
+    for (int64_t s = 0; s < t->n_seq; s++) {
+        const agir_token_seq *q = &t->seq[s];
+        if (s == 0 || q->length < m->min_len) m->min_len = q->length;
+        if (s == 0 || q->length > m->max_len) m->max_len = q->length;
+        m->score[q->updrs_gait + 1]++;
+        m->med[q->medication + 1]++;
+        subj[s] = q->subject;
+    }
+    if (t->n_seq) qsort(subj, (size_t)t->n_seq, sizeof *subj, cmp_str);
+    for (int64_t s = 0; s < t->n_seq; s++) m->subjects += s == 0 || strcmp(subj[s], subj[s - 1]);
+    free(seen), free(subj);
+    return AGIR_OK;
+}
+
+static int print_tokens_json(const char *path, const agir_tokens *t, const token_summary *m, agir_err *e) {
+    static const char *const med_names[3] = {"unknown", "off", "on"};
+    static const char *const score_names[6] = {"unknown", "0", "1", "2", "3", "4"};
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "file", path);
+    cJSON_AddStringToObject(o, "format", AGIR_TOKENS_FORMAT);
+    cJSON_AddStringToObject(o, "model_hash", t->model_hash);
+    cJSON_AddNumberToObject(o, "codebook_size", (double)t->codebook_size);
+    cJSON_AddNumberToObject(o, "downsample", (double)t->downsample);
+    cJSON_AddNumberToObject(o, "model_fps", (double)t->model_fps);
+    cJSON_AddNumberToObject(o, "sequences", (double)t->n_seq);
+    cJSON_AddNumberToObject(o, "subjects", (double)m->subjects);
+    cJSON_AddNumberToObject(o, "codes", (double)t->n_codes);
+    cJSON_AddNumberToObject(o, "seconds", (double)(t->n_codes * t->downsample) / (double)t->model_fps);
+    cJSON_AddNumberToObject(o, "min_sequence_codes", (double)m->min_len);
+    cJSON_AddNumberToObject(o, "max_sequence_codes", (double)m->max_len);
+    cJSON_AddNumberToObject(o, "codes_used", (double)m->used);
+    cJSON *sc = cJSON_AddObjectToObject(o, "updrs_gait"), *md = cJSON_AddObjectToObject(o, "medication");
+    for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(sc, score_names[i], (double)m->score[i]);
+    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(md, med_names[i], (double)m->med[i]);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text) return AGIR_BUG(e, "out of memory printing JSON");
+    printf("%s\n", text);
+    cJSON_free(text);
+    return AGIR_OK;
+}
+
+static void print_tokens_text(const char *path, const agir_tokens *t, const token_summary *m) {
+    printf("%s: AGIR token store\n", path);
+    printf("  %-13s %s\n", "model", t->model_hash);
+    printf("  %-13s %lld codes, %lld frames per code at %lld fps (%.2f codes/s)\n", "tokenizer",
+           (long long)t->codebook_size, (long long)t->downsample, (long long)t->model_fps,
+           (double)t->model_fps / (double)t->downsample);
+    printf("  %-13s %lld from %lld subject%s\n", "sequences", (long long)t->n_seq, (long long)m->subjects,
+           m->subjects == 1 ? "" : "s");
+    printf("  %-13s %lld (%.1f s", "codes", (long long)t->n_codes,
+           (double)(t->n_codes * t->downsample) / (double)t->model_fps);
+    if (t->n_seq) printf("; %lld..%lld per sequence", (long long)m->min_len, (long long)m->max_len);
+    printf("), %lld of the %lld codebook entries used\n", (long long)m->used, (long long)t->codebook_size);
+    printf("  %-13s unknown %lld, 0: %lld, 1: %lld, 2: %lld, 3: %lld, 4: %lld\n", "UPDRS gait", (long long)m->score[0],
+           (long long)m->score[1], (long long)m->score[2], (long long)m->score[3], (long long)m->score[4],
+           (long long)m->score[5]);
+    printf("  %-13s off %lld, on %lld, unknown %lld\n", "medication", (long long)m->med[1], (long long)m->med[2],
+           (long long)m->med[0]);
+}
+
+static int info_tokens(const char *path, int json, agir_err *e) {
+    agir_tokens t;
+    AGIR_TRY(agir_tokens_read(&t, path, e));
+    token_summary m;
+    int rc = summarise_tokens(&t, &m, e);
+    if (!rc && json)
+        rc = print_tokens_json(path, &t, &m, e);
+    else if (!rc)
+        print_tokens_text(path, &t, &m);
+    agir_tokens_free(&t);
+    return rc;
+}
+
 int agir_cmd_info(int argc, char **argv, agir_err *e) {
     agir_args a;
     AGIR_TRY(agir_args_parse("info", argc, argv, "json", &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, INFO_USAGE, e));
     const char *path = a.pos[0];
+    char fmt[64];
+    agir_err peek = {0};
+    if (!agir_h5_peek_format(path, fmt, sizeof fmt, &peek) && !strcmp(fmt, AGIR_TOKENS_FORMAT))
+        return info_tokens(path, agir_args_get(&a, "json") != NULL, e);
     agir_gait g;
     AGIR_TRY(agir_gait_read(&g, path, e));
     summary m;

@@ -7,3 +7,6 @@ AGIR_COMMAND(info, "info", "DATA.h5 [--json]", "summarise a gait dataset (valida
 AGIR_COMMAND(plot, "plot", "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] | features DATA.h5 [--out F.png]", "draw gait pictures (skeleton contact sheet, feature distributions) as PNG")
 AGIR_COMMAND(features, "features", "DATA.h5 [--csv OUT.csv] [--jsonl OUT.jsonl] [--out DIR] [--skip-invalid] [--quiet]", "clinical gait parameters of every walk (CSV, JSONL) and a per-score summary")
 AGIR_COMMAND(describe, "describe", "DATA.h5 (--out OUT.h5 | --print N) [--seed N] [--overwrite-text] [--skip-invalid] [--quiet]", "write each walk's description and rationale from its measured gait features")
+AGIR_COMMAND(inspect, "inspect", "FILE.safetensors", "validate a safetensors file and list its metadata and tensors (name, dtype, shape, bytes)")
+AGIR_COMMAND(gguf_info, "gguf-info", "FILE.gguf [--quiet]", "validate a GGUF model file (every tensor read) and list its metadata and tensors")
+AGIR_COMMAND(tokenizer, "tokenizer", "FILE.json|FILE.gguf [--encode TEXT | --encode-file F | --decode IDS | --bench F] [--motion K] [--skip-special]", "load a text tokenizer (HF tokenizer.json or GGUF metadata); encode, decode, or measure tokens/s")

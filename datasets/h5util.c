@@ -466,8 +466,325 @@ static int check_shape(agir_h5 *f, const char *path, hid_t d, int rank, int64_t 
     return AGIR_OK;
 }
 
+// ---- layout checks --------------------------------------------------------------------------
+//
+// H5Dread copies out of the file (or image) at the addresses and sizes of the layout message and
+// chunk index as given: libhdf5 1.10.8 does not compare them with the dataspace or the file's end.
+// A chunk dimension mutated to 4194307 made it treat a 408-byte inflated chunk as 570 MB and read
+// past the buffer (found by tests/fuzz/fuzz_gait_h5.c). So before every read the storage must lie
+// inside the file and hold exactly the dataset's bytes. HDF5 File Format Specification 3.0,
+// section IV.A.2.i (data layout message) and III.A.2 (chunk index).
+
+enum { MAX_CHUNK_BYTES = 0xffffffffu };  // HDF5's own limit on one chunk
+
+static int layout_bad(const agir_h5 *f, const char *path, const char *what, agir_err *e) {
+    return AGIR_BAD(e, "%s: %s: %s (hint: the file is corrupt or crafted; re-copy or regenerate it)", f->name, path,
+                    what);
+}
+
+// Contiguous: [offset, offset + logical) inside the file, and the layout says logical bytes.
+static int check_contiguous(agir_h5 *f, const char *path, hid_t d, size_t logical, agir_err *e) {
+    haddr_t off = H5Dget_offset(d);  // absolute
+    hsize_t stored = H5Dget_storage_size(d);
+    if (stored != logical) return layout_bad(f, path, "its stored size does not match its shape and type", e);
+    if (off == HADDR_UNDEF || off > f->size || stored > f->size - off)
+        return layout_bad(f, path, "its data lies past the end of the file", e);
+    return AGIR_OK;
+}
+
+// ---- inflated length of a zlib stream ----------------------------------------------------------
+//
+// libhdf5 1.10.8 takes whatever a deflated chunk inflates to as the whole chunk and copies from it
+// with the chunk's shape, so a stream that ends early (trailing bytes are ignored) makes it read
+// past its buffer. zlib is not linked here, so the length is found by decoding the stream's
+// structure without keeping its bytes: RFC 1950 (zlib wrapper) and RFC 1951 (deflate); the
+// canonical-code decoder follows Mark Adler's puff.c, with zlib's rules on incomplete codes and
+// distances before the start. The Adler-32 checksum is left to zlib: a mismatch makes libhdf5's
+// read fail, not overrun.
+
+typedef struct zscan {
+    const unsigned char *in;
+    size_t n, at;     // input bytes, next one
+    uint32_t bits;    // unread bits, low first
+    int nbits;
+    uint64_t out, cap;  // bytes produced; stop once past cap
+    int bad;
+} zscan;
+
+typedef struct zcode {
+    short count[16];   // codes of each length
+    short symbol[288]; // symbols ordered by code
+} zcode;
+
+static unsigned zbits(zscan *z, int need) {
+    uint32_t v = z->bits;
+    while (z->nbits < need) {
+        if (z->at == z->n) {
+            z->bad = 1;
+            return 0;
+        }
+        v |= (uint32_t)z->in[z->at++] << z->nbits;
+        z->nbits += 8;
+    }
+    z->bits = need < 32 ? v >> need : 0;
+    z->nbits -= need;
+    return v & ((1u << need) - 1);
+}
+
+static int zdecode(zscan *z, const zcode *h) {
+    int code = 0, first = 0, index = 0;
+    for (int len = 1; len < 16 && !z->bad; len++) {
+        code |= (int)zbits(z, 1);
+        int count = h->count[len];
+        if (code - count < first) return h->symbol[index + (code - first)];
+        index += count;
+        first = (first + count) << 1;
+        code <<= 1;
+    }
+    return -1;
+}
+
+// Builds h from n code lengths; 0 = complete, > 0 = incomplete, < 0 = over-subscribed.
+static int zbuild(zcode *h, const short *length, int n) {
+    short offs[16];
+    memset(h->count, 0, sizeof h->count);
+    for (int i = 0; i < n; i++) h->count[length[i]]++;
+    if (h->count[0] == n) return 0;
+    int left = 1;
+    for (int len = 1; len < 16; len++) {
+        left = (left << 1) - h->count[len];
+        if (left < 0) return left;
+    }
+    offs[1] = 0;
+    for (int len = 1; len < 15; len++) offs[len + 1] = (short)(offs[len] + h->count[len]);
+    for (int i = 0; i < n; i++)
+        if (length[i]) h->symbol[offs[length[i]]++] = (short)i;
+    return left;
+}
+
+// The literal/length and distance symbols of one block, counting the bytes they stand for.
+static void zcodes(zscan *z, const zcode *lc, const zcode *dc) {
+    static const short lbase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
+                                    31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+    static const short lext[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+    static const int dbase[30] = {1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
+                                  193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+    static const short dext[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+    while (!z->bad && z->out <= z->cap) {
+        int sym = zdecode(z, lc);
+        if (sym < 0 || sym > 285) break;
+        if (sym == 256) return;
+        if (sym < 256) {
+            z->out++;
+            continue;
+        }
+        sym -= 257;
+        unsigned len = (unsigned)lbase[sym] + zbits(z, lext[sym]);
+        int ds = zdecode(z, dc);
+        if (ds < 0 || ds > 29) break;
+        uint64_t dist = (uint64_t)dbase[ds] + zbits(z, dext[ds]);
+        if (dist > z->out) break;
+        z->out += len;
+    }
+    z->bad = 1;  // error, or past the cap
+}
+
+static void zfixed(zscan *z) {
+    short len[288 + 30];
+    for (int i = 0; i < 288; i++) len[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+    for (int i = 0; i < 30; i++) len[288 + i] = 5;
+    zcode lc, dc;
+    zbuild(&lc, len, 288);
+    zbuild(&dc, len + 288, 30);
+    zcodes(z, &lc, &dc);
+}
+
+static void zdynamic(zscan *z) {
+    static const short order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+    short len[286 + 30] = {0};
+    int nlen = (int)zbits(z, 5) + 257, ndist = (int)zbits(z, 5) + 1, ncode = (int)zbits(z, 4) + 4;
+    zcode lc, dc;
+    if (nlen > 286 || ndist > 30) goto bad;
+    for (int i = 0; i < ncode; i++) len[order[i]] = (short)zbits(z, 3);
+    if (z->bad || zbuild(&lc, len, 19) != 0) goto bad;
+    for (int i = 0; i < nlen + ndist && !z->bad;) {
+        int sym = zdecode(z, &lc), rep, val = 0;
+        if (sym < 0) goto bad;
+        if (sym < 16) {
+            len[i++] = (short)sym;
+            continue;
+        }
+        if (sym == 16) {
+            if (i == 0) goto bad;
+            val = len[i - 1];
+            rep = 3 + (int)zbits(z, 2);
+        } else {
+            rep = sym == 17 ? 3 + (int)zbits(z, 3) : 11 + (int)zbits(z, 7);
+        }
+        if (i + rep > nlen + ndist) goto bad;
+        while (rep--) len[i++] = (short)val;
+    }
+    if (z->bad || len[256] == 0) goto bad;
+    int el = zbuild(&lc, len, nlen), ed = zbuild(&dc, len + nlen, ndist);
+    // As zlib: an incomplete code is allowed only as a single code of length 1.
+    if (el < 0 || (el > 0 && nlen != lc.count[0] + lc.count[1]) || ed < 0 ||
+        (ed > 0 && ndist != dc.count[0] + dc.count[1]))
+        goto bad;
+    zcodes(z, &lc, &dc);
+    return;
+bad:
+    z->bad = 1;
+}
+
+// Bytes the zlib stream in[0..n) inflates to, or UINT64_MAX when it is corrupt, cut off or
+// longer than cap.
+static uint64_t inflated_size(const unsigned char *in, size_t n, uint64_t cap) {
+    zscan z = {in, n, 2, 0, 0, 0, cap, 0};
+    if (n < 2 || (in[0] & 0x0f) != 8 || (in[0] >> 4) > 7 || (in[0] << 8 | in[1]) % 31 || (in[1] & 0x20))
+        return UINT64_MAX;  // not a zlib header, or one asking for a preset dictionary
+    for (int last = 0; !last && !z.bad;) {
+        last = (int)zbits(&z, 1);
+        switch (zbits(&z, 2)) {
+        case 0: {  // stored: byte-aligned LEN, ~LEN, then LEN bytes
+            z.bits = 0, z.nbits = 0;
+            if (n - z.at < 4) return UINT64_MAX;
+            unsigned len = in[z.at] | in[z.at + 1] << 8, nlen = in[z.at + 2] | in[z.at + 3] << 8;
+            z.at += 4;
+            if (len != (~nlen & 0xffffu) || len > n - z.at) return UINT64_MAX;
+            z.at += len;
+            z.out += len;
+            break;
+        }
+        case 1: zfixed(&z); break;
+        case 2: zdynamic(&z); break;
+        default: z.bad = 1; break;
+        }
+        if (z.out > cap) z.bad = 1;
+    }
+    return z.bad ? UINT64_MAX : z.out;
+}
+
+// Bytes one chunk (stored at absolute `at`, `size` bytes) holds once its filters have run
+// backwards, as libhdf5 reads it; mask: filters skipped for it. UINT64_MAX when that cannot be
+// known: a corrupt stream, or shuffle or deflate before deflate in read order (no writer does).
+static int chunk_content(agir_h5 *f, const char *path, hid_t dcpl, int nfilt, unsigned mask, uint64_t at,
+                         uint64_t size, uint64_t cap, uint64_t *out, agir_err *e) {
+    int shuffled = 0, inflated = 0;
+    for (int i = nfilt - 1; i >= 0; i--) {
+        if (mask & (1u << i)) continue;
+        unsigned flags;
+        size_t nelm = 0;
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelm, NULL, 0, NULL, NULL);
+        if (id == H5Z_FILTER_SHUFFLE) shuffled = 1;
+        if (id == H5Z_FILTER_FLETCHER32) {
+            if (size < 4) return layout_bad(f, path, "a chunk is too short for its checksum", e);
+            size -= 4;  // the checksum at its end
+        }
+        if (id != H5Z_FILTER_DEFLATE) continue;
+        if (shuffled || inflated)
+            return AGIR_BAD(e, "%s: %s: filters in an order AGIR cannot check (hint: write shuffle, then deflate, "
+                               "then fletcher32, as h5py does)",
+                            f->name, path);
+        unsigned char *raw = malloc(size ? (size_t)size : 1);
+        if (!raw) return AGIR_BUG(e, "out of memory checking a %llu-byte chunk", (unsigned long long)size);
+        int rc = raw_read(f, at, raw, (size_t)size) ? layout_bad(f, path, "cannot read a chunk", e) : AGIR_OK;
+        if (!rc && (size = inflated_size(raw, (size_t)size, cap)) == UINT64_MAX)
+            rc = layout_bad(f, path, "a chunk's compressed stream is corrupt or longer than its chunk", e);
+        free(raw);
+        AGIR_TRY(rc);
+        inflated = 1;
+    }
+    *out = size;
+    return AGIR_OK;
+}
+
+// Chunk shape: rank of the dataspace, each extent >= 1 and within a fixed maximum (HDF5 refuses
+// to create anything else); *bytes = bytes of one chunk, *room = chunks the extent spans.
+static int check_chunk_shape(agir_h5 *f, const char *path, hid_t d, hid_t dcpl, size_t elem, uint64_t *bytes,
+                             uint64_t *room, agir_err *e) {
+    hsize_t cd[H5S_MAX_RANK], dims[H5S_MAX_RANK], maxd[H5S_MAX_RANK];
+    int cr = H5Pget_chunk(dcpl, H5S_MAX_RANK, cd);
+    hid_t space = H5Dget_space(d);
+    int nd = space >= 0 ? H5Sget_simple_extent_dims(space, dims, maxd) : -1;
+    agir_h5_close_id(space);
+    if (cr < 0 || nd < 0) return agir_h5_bad(f, path, "cannot read the dataset's chunk shape", e);
+    if (cr != nd) return layout_bad(f, path, "its chunks have another rank than its shape", e);
+    uint64_t b = elem, r = 1;
+    for (int i = 0; i < nd; i++) {
+        if (cd[i] == 0 || (maxd[i] != H5S_UNLIMITED && cd[i] > maxd[i]))
+            return layout_bad(f, path, "a chunk extent is 0 or larger than the dataset's fixed extent", e);
+        if (cd[i] > MAX_CHUNK_BYTES / b || (b *= cd[i]) > MAX_CHUNK_BYTES)
+            return layout_bad(f, path, "its chunks are larger than HDF5 allows (4 GiB)", e);
+        uint64_t along = dims[i] / cd[i] + (dims[i] % cd[i] != 0);
+        r = along && r > UINT64_MAX / along ? UINT64_MAX : r * along;
+    }
+    *bytes = b;
+    *room = r;
+    return AGIR_OK;
+}
+
+// Chunked: every chunk inside the file, holding exactly one chunk's bytes once its filters have
+// run backwards (deflated ones are inflated, without keeping the bytes, to learn that size).
+static int check_chunks(agir_h5 *f, const char *path, hid_t d, hid_t dcpl, size_t elem, agir_err *e) {
+    uint64_t bytes = 0, room = 0;
+    AGIR_TRY(check_chunk_shape(f, path, d, dcpl, elem, &bytes, &room, e));
+    int nfilt = H5Pget_nfilters(dcpl), rc = AGIR_OK;
+    hsize_t n;
+    // libhdf5 1.10 mishandles H5S_ALL here; its documented workaround is the dataset's own space.
+    hid_t space = H5Dget_space(d);
+    if (space < 0 || nfilt < 0 || H5Dget_num_chunks(d, space, &n) < 0) {
+        agir_h5_close_id(space);
+        return agir_h5_bad(f, path, "cannot list its chunks", e);
+    }
+    // libhdf5 drops chunks outside the extent when it shrinks; more would let one region of the
+    // file be listed (and inflated here) over and over.
+    if (n > room) rc = layout_bad(f, path, "its chunk index lists more chunks than its shape holds", e);
+    for (hsize_t i = 0; !rc && i < n; i++) {
+        hsize_t off[H5S_MAX_RANK], size = 0;
+        haddr_t addr = HADDR_UNDEF;
+        unsigned mask = 0;
+        uint64_t at;
+        if (H5Dget_chunk_info(d, space, i, off, &mask, &addr, &size) < 0) {
+            rc = agir_h5_bad(f, path, "cannot read its chunk index", e);
+        } else if (addr == HADDR_UNDEF || __builtin_add_overflow(f->base, addr, &at) || at > f->size ||
+                   size > f->size - at) {
+            rc = layout_bad(f, path, "a chunk lies past the end of the file", e);
+        } else if (bytes / DEFLATE_MAX_RATIO > size || size > bytes + bytes / 1000 + 13 + 4 * (uint64_t)nfilt) {
+            // Cheap bounds before inflating anything: libhdf5's deflate output buffer holds
+            // ceil(1.001 n) + 12 bytes, and each checksum adds 4.
+            rc = layout_bad(f, path, "a chunk's stored size does not match its chunk shape", e);
+        } else {
+            uint64_t out = 0;
+            rc = chunk_content(f, path, dcpl, nfilt, mask, at, size, bytes + 4 * (uint64_t)nfilt, &out, e);
+            if (!rc && out != bytes) rc = layout_bad(f, path, "a chunk's stored size does not match its chunk shape", e);
+        }
+    }
+    agir_h5_close_id(space);
+    return rc;
+}
+
+// Where d's data lies, for a read of `logical` bytes (elem bytes per element on disk).
+static int check_layout(agir_h5 *f, const char *path, hid_t d, size_t logical, size_t elem, agir_err *e) {
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0) return agir_h5_bad(f, path, "cannot read the dataset's storage properties", e);
+    int rc;
+    switch (H5Pget_layout(dcpl)) {
+    case H5D_CONTIGUOUS: rc = check_contiguous(f, path, d, logical, e); break;
+    case H5D_COMPACT:
+        rc = H5Dget_storage_size(d) == logical
+                 ? AGIR_OK
+                 : layout_bad(f, path, "its stored size does not match its shape and type", e);
+        break;
+    case H5D_CHUNKED: rc = check_chunks(f, path, d, dcpl, elem, e); break;
+    default: rc = layout_bad(f, path, "has an unknown storage layout", e); break;
+    }
+    H5Pclose(dcpl);
+    return rc;
+}
+
 // The logical size of d must be backed by stored bytes (at most DEFLATE_MAX_RATIO:1 when
-// compressed) inside the file: a few bytes of header cannot make us allocate gigabytes.
+// compressed) inside the file: a few bytes of header cannot make us allocate gigabytes. Then the
+// layout must be sound (check_layout). elem: bytes per element on disk.
 static int check_stored(agir_h5 *f, const char *path, hid_t d, size_t count, size_t elem, agir_err *e) {
     size_t logical;
     if (agir_mul_ok(count, elem, &logical))
@@ -485,7 +802,7 @@ static int check_stored(agir_h5 *f, const char *path, hid_t d, size_t count, siz
         return AGIR_BAD(e, "%s: %s: its shape needs %zu bytes but only %llu are stored%s (hint: the file is corrupt "
                            "or has unwritten data; regenerate it)",
                         f->name, path, logical, (unsigned long long)stored, deflated ? " (compressed)" : "");
-    return AGIR_OK;
+    return check_layout(f, path, d, logical, elem, e);
 }
 
 int agir_h5_read(agir_h5 *f, const char *path, agir_h5_type t, int rank, int64_t *dims, const char *why,
@@ -755,7 +1072,8 @@ int agir_h5_read_strings(agir_h5 *f, const char *path, int64_t *n, const char *w
         goto done;
     }
     if ((rc = check_shape(f, path, d, 1, n, why, &count, e))) goto done;
-    if (vlen && (rc = check_stored(f, path, d, count, H5Tget_size(ft), e))) goto done;
+    // On disk a variable-length string is a heap reference (see check_heap_refs).
+    if (vlen && (rc = check_stored(f, path, d, count, 8 + (size_t)f->off_size, e))) goto done;
     s = calloc(count ? count : 1, sizeof *s);
     if (!s) {
         rc = AGIR_BUG(e, "out of memory reading %s %s (%zu strings)", f->name, path, count);
@@ -1046,4 +1364,219 @@ int agir_h5w_attr_str(agir_h5w *w, const char *obj, const char *attr, const char
 
 int agir_h5w_attr_i64(agir_h5w *w, const char *obj, const char *attr, int64_t value, agir_err *e) {
     return put_attr(w, obj, attr, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, e);
+}
+
+// ---- shared by the ragged columnar stores -----------------------------------------------------
+
+int agir_h5_peek_format(const char *path, char *out, size_t outsz, agir_err *e) {
+    agir_h5 f;
+    int rc = agir_h5_open(&f, path, e);
+    if (!rc) rc = agir_h5_check_root_attrs(&f, e);
+    if (!rc) rc = agir_h5_attr_str(&f, "/", "format", out, outsz, e);
+    agir_h5_close(&f);
+    return rc;
+}
+
+static int cmp_slice_id(const void *a, const void *b) {
+    return strcmp((*(const agir_h5_slice *const *)a)->id, (*(const agir_h5_slice *const *)b)->id);
+}
+
+static int cmp_slice_offset(const void *a, const void *b) {
+    int64_t x = (*(const agir_h5_slice *const *)a)->offset, y = (*(const agir_h5_slice *const *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+// Uniqueness and disjointness on `by`, n pointers into s (sorted here).
+static int check_sorted_slices(const char *name, const agir_h5_slice *s, const agir_h5_slice **by, size_t n,
+                               const char *rows, agir_err *e) {
+    if (n) qsort(by, n, sizeof *by, cmp_slice_id);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(by[i - 1]->id, by[i]->id))
+            return AGIR_BAD(e, "%s: sequence '%s': id used by sequences %lld and %lld (hint: ids must be unique)", name,
+                            by[i]->id, (long long)(by[i - 1] - s), (long long)(by[i] - s));
+    if (n) qsort(by, n, sizeof *by, cmp_slice_offset);
+    for (size_t i = 1; i < n; i++) {
+        const agir_h5_slice *a = by[i - 1], *b = by[i];
+        if (a->offset + a->length > b->offset)
+            return AGIR_BAD(e, "%s: sequence '%s': %s %lld..%lld overlap sequence '%s' (%s %lld..%lld) (hint: each "
+                               "sequence needs its own %s)",
+                            name, b->id, rows, (long long)b->offset, (long long)(b->offset + b->length - 1), a->id,
+                            rows, (long long)a->offset, (long long)(a->offset + a->length - 1), rows);
+    }
+    return AGIR_OK;
+}
+
+int agir_h5_check_slices(const char *name, const agir_h5_slice *s, int64_t n, int64_t n_rows, const char *rows,
+                         agir_err *e) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t end;
+        if (!s[i].id[0])
+            return AGIR_BAD(e, "%s: sequence %lld: empty id (hint: every sequence needs a unique id)", name,
+                            (long long)i);
+        if (s[i].length < 1)
+            return AGIR_BAD(e, "%s: sequence '%s': length %lld (hint: every sequence needs at least one of its %s)",
+                            name, s[i].id, (long long)s[i].length, rows);
+        if (s[i].offset < 0 || __builtin_add_overflow(s[i].offset, s[i].length, &end) || end > n_rows)
+            return AGIR_BAD(e, "%s: sequence '%s': offset %lld + length %lld runs past the %lld %s (hint: a "
+                               "sequence's %s are [offset, offset + length))",
+                            name, s[i].id, (long long)s[i].offset, (long long)s[i].length, (long long)n_rows, rows,
+                            rows);
+    }
+    const agir_h5_slice **by = malloc(n ? (size_t)n * sizeof *by : 1);
+    if (!by) return AGIR_BUG(e, "out of memory validating %lld sequences", (long long)n);
+    for (int64_t i = 0; i < n; i++) by[i] = &s[i];
+    int rc = check_sorted_slices(name, s, by, (size_t)n, rows, e);
+    free(by);
+    return rc;
+}
+
+int agir_h5_check_labels(const char *name, const char *id, int medication, int updrs_gait, agir_err *e) {
+    if (updrs_gait < -1 || updrs_gait > 4)
+        return AGIR_BAD(e, "%s: sequence '%s': updrs_gait %d outside -1..4 (hint: MDS-UPDRS gait scores are 0..4, "
+                           "-1 = unknown)",
+                        name, id, updrs_gait);
+    if (medication < -1 || medication > 1)
+        return AGIR_BAD(e, "%s: sequence '%s': medication %d outside -1..1 (hint: 0 = off, 1 = on, -1 = unknown)",
+                        name, id, medication);
+    return AGIR_OK;
+}
+
+// ---- attribute messages of the root group ------------------------------------------------------
+//
+// libhdf5 1.10 decodes every attribute message of an object header when it looks one up by name
+// (H5Aexists_by_name iterates them all) and copies the attribute's data with a size computed from
+// its datatype and dataspace, never compared with the message's size: one corrupt size field
+// makes it read past its buffer (found by tests/fuzz/fuzz_tokens.c). So the root group's header
+// is walked here first, as libhdf5 walks it, and every attribute message must hold its parts.
+// Layouts: HDF5 File Format Specification 3.0, sections II.A (root group address in the
+// superblock), IV.A.1.a/b (object headers v1/v2), IV.A.2.d (dataspace), IV.A.2.m (attribute),
+// IV.A.2.q (continuation).
+
+enum { MSG_DTYPE_VLEN = 9, MSG_ATTR = 0x0C, MSG_CONT = 0x10, MAX_CHUNKS = 64, SPACE_MAX_RANK = 32 };
+
+typedef struct ohdr_walk {
+    agir_h5 *f;
+    int version;        // 1 or 2
+    int creation_order; // v2: messages carry a 2-byte creation index
+    int chunks;         // visited, bounded
+} ohdr_walk;
+
+static int attr_bad(const agir_h5 *f, const char *what, agir_err *e) {
+    return AGIR_BAD(e, "%s: /: %s (hint: the file is corrupt or crafted; re-copy or regenerate it)", f->name, what);
+}
+
+// Elements of a dataspace message (p, n bytes), or -1 when it does not hold its own fields.
+static int64_t space_points(const agir_h5 *f, const unsigned char *p, size_t n) {
+    if (n < 4) return -1;
+    int version = p[0], rank = p[1], flags = p[2];
+    size_t at = version == 1 ? 8 : 4, L = (size_t)f->len_size;
+    if ((version != 1 && version != 2) || rank > SPACE_MAX_RANK) return -1;
+    size_t need = at + (size_t)rank * L * ((flags & 1) ? 2 : 1);
+    if (need > n) return -1;
+    if (version == 2 && p[3] == 2) return 0;  // null dataspace
+    uint64_t points = 1;
+    for (int i = 0; i < rank; i++) {
+        uint64_t d = le_uint(p + at + (size_t)i * L, (int)L);
+        if (d && points > UINT64_MAX / d) return -1;
+        points *= d;
+    }
+    return points > (uint64_t)INT64_MAX ? -1 : (int64_t)points;
+}
+
+// One attribute message body (p, n bytes): name, datatype, dataspace and data inside it.
+static int check_attr_msg(const agir_h5 *f, const unsigned char *p, size_t n, agir_err *e) {
+    if (n < 8) return attr_bad(f, "an attribute message is cut off", e);
+    int version = p[0], flags = p[1];
+    size_t name = p[2] | (size_t)p[3] << 8, dt = p[4] | (size_t)p[5] << 8, ds = p[6] | (size_t)p[7] << 8;
+    if (version < 1 || version > 3) return attr_bad(f, "an attribute message has an unknown version", e);
+    if (version > 1 && (flags & 3))
+        return AGIR_BAD(e, "%s: /: an attribute uses a shared datatype or dataspace (hint: write attributes with "
+                           "plain types, as h5py and agir do)",
+                        f->name);
+    size_t pad = version == 1 ? 7 : 0, at = version == 3 ? 9 : 8;
+    size_t pn = (name + pad) & ~pad, pt = (dt + pad) & ~pad, ps = (ds + pad) & ~pad;
+    if (n < at || dt < 8 || pn > n - at || pt > n - at - pn || ps > n - at - pn - pt)
+        return attr_bad(f, "an attribute message's parts run past it", e);
+    const unsigned char *tp = p + at + pn, *sp = tp + pt;
+    int64_t points = space_points(f, sp, ds);
+    if (points < 0) return attr_bad(f, "an attribute's dataspace is corrupt", e);
+    // On disk a variable-length element is a heap reference: length, collection address, index.
+    uint64_t elem = (tp[0] & 0x0f) == MSG_DTYPE_VLEN ? 8 + (uint64_t)f->off_size : le_uint(tp + 4, 4);
+    uint64_t room = n - at - pn - pt - ps;
+    if (points && elem > room / (uint64_t)points)
+        return attr_bad(f, "an attribute's data runs past its message", e);
+    return AGIR_OK;
+}
+
+static int walk_chunk(ohdr_walk *w, uint64_t addr, uint64_t len, int first, agir_err *e);
+
+// The messages of one chunk's bytes c[0..n): attributes checked, continuations followed.
+static int walk_messages(ohdr_walk *w, const unsigned char *c, size_t n, agir_err *e) {
+    size_t hdr = w->version == 1 ? 8 : 4u + (w->creation_order ? 2u : 0u), A = (size_t)w->f->off_size;
+    for (size_t p = 0; p + hdr <= n;) {
+        unsigned type = w->version == 1 ? (unsigned)(c[p] | c[p + 1] << 8) : c[p];
+        size_t size = w->version == 1 ? (size_t)(c[p + 2] | c[p + 3] << 8) : (size_t)(c[p + 1] | c[p + 2] << 8);
+        if (size > n - p - hdr) return attr_bad(w->f, "an object header message runs past its chunk", e);
+        const unsigned char *body = c + p + hdr;
+        if (type == MSG_ATTR) AGIR_TRY(check_attr_msg(w->f, body, size, e));
+        if (type == MSG_CONT) {
+            if (size < A + (size_t)w->f->len_size) return attr_bad(w->f, "a continuation message is cut off", e);
+            AGIR_TRY(walk_chunk(w, le_uint(body, (int)A), le_uint(body + A, w->f->len_size), 0, e));
+        }
+        p += hdr + size;
+    }
+    return AGIR_OK;
+}
+
+// A chunk at file address addr (relative to the base) of len bytes; `first`: the header's own.
+static int walk_chunk(ohdr_walk *w, uint64_t addr, uint64_t len, int first, agir_err *e) {
+    uint64_t at;
+    if (++w->chunks > MAX_CHUNKS) return attr_bad(w->f, "the root group's header has too many chunks", e);
+    if (__builtin_add_overflow(w->f->base, addr, &at) || len > w->f->size || at > w->f->size - len)
+        return attr_bad(w->f, "the root group's header runs past the end of the file", e);
+    unsigned char *c = malloc(len ? (size_t)len : 1);
+    if (!c) return AGIR_BUG(e, "out of memory checking a %llu-byte object header", (unsigned long long)len);
+    int rc = raw_read(w->f, at, c, (size_t)len) ? attr_bad(w->f, "cannot read the root group's header", e) : AGIR_OK;
+    size_t skip = 0, n = (size_t)len;
+    if (!rc && w->version == 2) {  // "OCHK" + messages + checksum; the first chunk is handled by the caller
+        if (!first && (len < 8 || memcmp(c, "OCHK", 4)))
+            rc = attr_bad(w->f, "a continuation chunk of the root group's header is corrupt", e);
+        skip = first ? 0 : 4;
+        n = len >= 4 ? (size_t)len - 4 : 0;
+    }
+    if (!rc && n > skip) rc = walk_messages(w, c + skip, n - skip, e);
+    free(c);
+    return rc;
+}
+
+// Absolute offset of the superblock (after a user block of 0, 512, 1024, ... bytes).
+static uint64_t superblock_at(const agir_h5 *f) {
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char b[8];
+    for (uint64_t at = 0;; at = at ? at * 2 : 512)
+        if (raw_read(f, at, b, 8) || !memcmp(b, sig, 8)) return at;
+}
+
+int agir_h5_check_root_attrs(agir_h5 *f, agir_err *e) {
+    uint64_t sb = superblock_at(f);
+    unsigned char s[64], h[32];
+    int version, A = f->off_size;
+    if (raw_read(f, sb + 8, s, 1)) return attr_bad(f, "cannot read the superblock", e);
+    version = s[0];
+    // Root group object header address: in the root symbol table entry (v0/1) or directly (v2/3).
+    size_t at = version == 0 ? 24 + 5 * (size_t)A : version == 1 ? 28 + 5 * (size_t)A : 12 + 3 * (size_t)A;
+    if (raw_read(f, sb + at, s, (size_t)A)) return attr_bad(f, "the superblock is cut off", e);
+    uint64_t oh = le_uint(s, A), abs;
+    if (__builtin_add_overflow(f->base, oh, &abs) || raw_read(f, abs, h, 16))
+        return attr_bad(f, "the root group's header is past the end of the file", e);
+    ohdr_walk w = {f, 1, 0, 0};
+    if (h[0] == 1) return walk_chunk(&w, oh + 16, le_uint(h + 8, 4), 1, e);  // 16-byte prefix, then messages
+    if (memcmp(h, "OHDR", 4) || h[4] != 2) return attr_bad(f, "the root group's header has an unknown version", e);
+    int flags = h[5];
+    size_t p = 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0), width = (size_t)1 << (flags & 3);
+    if (raw_read(f, abs + p, s, width)) return attr_bad(f, "the root group's header is cut off", e);
+    w.version = 2;
+    w.creation_order = (flags & 0x04) != 0;
+    // Chunk 0 starts after its size field and ends with a 4-byte checksum (counted by walk_chunk).
+    return walk_chunk(&w, oh + p + width, le_uint(s, (int)width) + 4, 1, e);
 }

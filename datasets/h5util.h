@@ -122,5 +122,31 @@ int agir_h5w_strings(agir_h5w *w, const char *path, int64_t n, const char *const
 int agir_h5w_attr_str(agir_h5w *w, const char *obj, const char *attr, const char *value, agir_err *e);
 int agir_h5w_attr_i64(agir_h5w *w, const char *obj, const char *attr, int64_t value, agir_err *e);
 
+// ---- shared by the ragged columnar stores (gait frames, token codes) ---------------------------
+
+// The "format" attribute of the root group of the file at `path` ("agir-gait", "agir-tokens"),
+// after the same pre-checks as agir_h5_open; for commands that accept several kinds of store.
+int agir_h5_peek_format(const char *path, char *out, size_t outsz, agir_err *e);
+
+// Walks the root group's object header and checks that every attribute message holds its name,
+// datatype, dataspace and data: libhdf5 1.10 trusts those sizes when it looks up any attribute
+// and reads past its buffer on a corrupt one. Call before reading root attributes of an
+// untrusted file (agir_h5_peek_format does).
+int agir_h5_check_root_attrs(agir_h5 *f, agir_err *e);
+
+// One sequence of a ragged store: it owns rows [offset, offset + length) of the row array.
+typedef struct agir_h5_slice {
+    const char *id;
+    int64_t offset, length;
+} agir_h5_slice;
+
+// Ids non-empty and unique, length >= 1, slices inside the n_rows rows (`rows` names them in
+// messages, e.g. "codes") and pairwise disjoint. Messages start with `name` and the sequence:
+// "tokens.h5: sequence 'SUB01_on_walk_1': offset 10 + length 5 runs past the 12 codes (hint: ...)".
+int agir_h5_check_slices(const char *name, const agir_h5_slice *s, int64_t n, int64_t n_rows, const char *rows,
+                         agir_err *e);
+
+// medication in -1..1 and updrs_gait in -1..4 (AGIR_MED_*, MDS-UPDRS gait item or unknown).
+int agir_h5_check_labels(const char *name, const char *id, int medication, int updrs_gait, agir_err *e);
 
 #endif

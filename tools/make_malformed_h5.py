@@ -10,6 +10,7 @@ The files are committed; rerun this script only when the format changes, then ru
 malformed suite (ctest -R malformed_h5) to check every case still fails for its reason.
 """
 import os
+import struct
 import sys
 
 import h5py
@@ -31,7 +32,7 @@ def columns():
     frames = np.zeros((4, 17, 3), np.float32)
     frames[:, :, 1] = np.linspace(0.0, 1.7, 17, dtype=np.float32)
     return {
-        "attrs": {"format": b"agir-gait", "version": np.int64(1), "skeleton": b"h36m17"},
+        "attrs": {"format": np.bytes_(b"agir-gait"), "version": np.int64(1), "skeleton": np.bytes_(b"h36m17")},
         "skeleton/joint_names": fixed(JOINTS),
         "skeleton/parents": np.array(PARENTS, np.int32),
         "frames": frames,
@@ -102,15 +103,60 @@ def lzf_frames(f):
     f.create_dataset("frames", data=data, chunks=(4, 17, 3), compression="lzf")
 
 
+def patch(path, old, new, after=0):
+    """Replaces the one occurrence of bytes `old` at or after offset `after` (layout and chunk
+    index fields that h5py will not write wrong; HDF5 File Format Specification 3.0, IV.A.2.i)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    at = data.find(old, after)
+    if at < 0 or data.find(old, at + 1) >= 0:
+        sys.exit("make_malformed_h5: %s: the bytes to patch are missing or ambiguous" % path)
+    with open(path, "wb") as f:
+        f.write(data[:at] + new + data[at + len(old):])
+
+
+def chunked_frames(maxshape, compression, chunks=(2, 17, 3)):
+    def after(f):
+        data = f["frames"][...]
+        del f["frames"]
+        f.create_dataset("frames", data=data, chunks=chunks, maxshape=maxshape, compression=compression)
+    return after
+
+
+def compact_frames(f):
+    data = f["frames"][...]
+    del f["frames"]
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_layout(h5py.h5d.COMPACT)
+    space = h5py.h5s.create_simple(data.shape)
+    h5py.h5d.create(f.id, b"frames", h5py.h5t.IEEE_F32LE, space, dcpl=dcpl).write(h5py.h5s.ALL, h5py.h5s.ALL, data)
+
+
+def layout_case(out, name, after, old, new):
+    """A case whose /frames layout is then patched on disk; old/new may call (file bytes, frames)."""
+    path = os.path.join(out, name)
+    write(path, columns(), after)
+    with h5py.File(path, "r") as f:
+        d = f["frames"]
+        info = (d.id.get_offset(), d.id.get_storage_size(),
+                d.id.get_chunk_info(0).byte_offset if d.chunks else None)
+    patch(path, old(*info), new(*info, os.path.getsize(path)))
+
+
+# Layout message v3 (IV.A.2.i): chunked: version 3, class 2, rank + 1, B-tree address, then 4-byte
+# chunk extents and the element size; contiguous: version 3, class 1, address, size.
+CHUNK_DIMS = struct.pack("<BBB", 3, 2, 4)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "malformed", "h5")
     os.makedirs(out, exist_ok=True)
     nan = columns()["frames"].copy()
     nan[3, 5, 0] = np.nan
 
-    case(out, "wrong_format.h5", lambda c: c["attrs"].__setitem__("format", b"agir-tokens"))
+    case(out, "wrong_format.h5", lambda c: c["attrs"].__setitem__("format", np.bytes_(b"agir-tokens")))
     case(out, "version_2.h5", lambda c: c["attrs"].__setitem__("version", np.int64(2)))
-    case(out, "unknown_skeleton.h5", lambda c: c["attrs"].__setitem__("skeleton", b"smpl24"))
+    case(out, "unknown_skeleton.h5", lambda c: c["attrs"].__setitem__("skeleton", np.bytes_(b"smpl24")))
     case(out, "no_format_attr.h5", lambda c: c["attrs"].pop("format"))
     case(out, "joint_order.h5", setitem("skeleton/joint_names", fixed(JOINTS[::-1])))
     case(out, "frames_float64.h5", lambda c: c.__setitem__("frames", c["frames"].astype(np.float64)))
@@ -139,6 +185,32 @@ def main():
     case(out, "external_storage.h5", after=external_frames)
     case(out, "unstored_huge_frames.h5", after=bomb_frames)
     case(out, "plugin_filter.h5", after=lzf_frames)
+
+    # Layouts that libhdf5 1.10 would copy out of bounds from (found by tests/fuzz/fuzz_gait_h5.c).
+    dims = struct.pack("<IIII", 2, 17, 3, 4)
+    layout_case(out, "chunk_over_extent.h5", chunked_frames((4, 17, 3), "gzip"),
+                lambda *_: dims, lambda *_: struct.pack("<IIII", 2, 17, 4194307, 4))
+    one = struct.pack("<IIII", 4, 17, 3, 4)  # all 4 frames in one chunk
+    layout_case(out, "chunk_count.h5", chunked_frames((None, 17, 3), None),
+                lambda *_: dims, lambda *_: struct.pack("<IIII", 1000, 17, 3, 4))
+    layout_case(out, "chunk_shape_lie.h5", chunked_frames((None, 17, 3), None, (4, 17, 3)),
+                lambda *_: one, lambda *_: struct.pack("<IIII", 1000, 17, 3, 4))
+    layout_case(out, "chunk_ratio_lie.h5", chunked_frames((None, 17, 3), "gzip", (4, 17, 3)),
+                lambda *_: one, lambda *_: struct.pack("<IIII", 200000, 17, 3, 4))
+    # One chunk of 4 frames claiming 8: within deflate's ratio, but the stream inflates to 4.
+    layout_case(out, "chunk_stream_short.h5", chunked_frames((None, 17, 3), "gzip", (4, 17, 3)),
+                lambda *_: one, lambda *_: struct.pack("<IIII", 8, 17, 3, 4))
+    layout_case(out, "chunk_past_end.h5", chunked_frames((None, 17, 3), None),
+                lambda off, size, chunk: struct.pack("<Q", chunk),
+                lambda off, size, chunk, n: struct.pack("<Q", n + 4096))
+    layout_case(out, "contiguous_past_end.h5", None,
+                lambda off, size, chunk: struct.pack("<BBQQ", 3, 1, off, size),
+                lambda off, size, chunk, n: struct.pack("<BBQQ", 3, 1, n - 64, size))
+    layout_case(out, "contiguous_long.h5", None,
+                lambda off, size, chunk: struct.pack("<BBQQ", 3, 1, off, size),
+                lambda off, size, chunk, n: struct.pack("<BBQQ", 3, 1, off, size + 64))
+    layout_case(out, "compact_short.h5", compact_frames,
+                lambda *_: struct.pack("<BBH", 3, 0, 816), lambda *_: struct.pack("<BBH", 3, 0, 800))
 
     # Byte-level damage.
     good = os.path.join(out, "truncated.h5")

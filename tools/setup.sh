@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what AGIR builds with (Debian packages) and configures + builds it into build/.
+# Installs what AGIR builds with (Debian packages), fetches the default LLM (tools/fetch_model.sh)
+# and configures + builds it into build/.
 # Idempotent: when everything is present it only runs an incremental build.
 #   tools/setup.sh            install missing packages, build build/
 #   BUILD_DIR=dir CMAKE_ARGS="-DAGIR_CUDA=OFF" tools/setup.sh
@@ -10,6 +11,7 @@ packages=(
   build-essential cmake pkg-config            # toolchain
   libhdf5-dev hdf5-tools                      # gait and token stores
   libinih-dev libcjson-dev libpcre2-dev       # configs, JSON, tokenizer regex
+  libssl-dev                                  # SHA-256 of checkpoint files (libcrypto)
   libopenblas-dev libopenmpi-dev openmpi-bin  # CPU GEMM, data parallelism
   libcmocka-dev                               # unit tests
   libcairo2-dev                               # plots
@@ -27,6 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The default LLM (models-cache/, ~100 MB); without it the tests that need it are skipped.
+# AGIR_NO_MODEL=1 skips the download.
+if [ "${AGIR_NO_MODEL:-0}" != 1 ]; then
+  tools/fetch_model.sh || echo "setup: continuing without the default model (tests that need it will be skipped)"
 fi
 
 build_dir=${BUILD_DIR:-build}

@@ -805,9 +805,162 @@ static void test_bad_heap(void **state) {
     expect_bad(p, "attribute 'format' of /: variable-length string", NULL);
 }
 
-// Heap addresses are relative to the base address, which a user block moves; the checks must
-// follow libhdf5 there.
-static void test_userblock_strings(void **state) {
+// ---- storage layouts (datasets/h5util.c, check_layout) ------------------------------------------
+
+// The whole file at path (*n bytes); caller frees.
+static unsigned char *slurp(const char *path, size_t *n) {
+    char *b;
+    read_bytes(path, &b, n);
+    return (unsigned char *)b;
+}
+
+// Replaces the only occurrence of old (n bytes) in the file by new.
+static void patch_once(const char *path, const void *old, const void *new, size_t n) {
+    size_t len, at = SIZE_MAX;
+    unsigned char *b = slurp(path, &len);
+    for (size_t i = 0; i + n <= len; i++) {
+        if (memcmp(b + i, old, n)) continue;
+        assert_true(at == SIZE_MAX);  // ambiguous patterns would make the test meaningless
+        at = i;
+    }
+    free(b);
+    assert_true(at != SIZE_MAX);
+    pwrite_at(path, at, new, n);
+}
+
+static void put_u32s(unsigned char *p, const uint32_t *v, int n) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++) p[4 * i + k] = (unsigned char)(v[i] >> (8 * k));
+}
+
+static void put_u64(unsigned char *p, uint64_t v) {
+    for (int k = 0; k < 8; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+
+// Rewrites the chunk extents of /frames in its layout message (version 3: 4-byte extents, then
+// the element size; HDF5 File Format Specification 3.0, IV.A.2.i). The reference file stores
+// all 22 frames in one (22, 17, 3) float32 chunk.
+static void patch_frame_chunk(const char *path, uint32_t d0, uint32_t d1) {
+    static const uint32_t was[4] = {22, 17, 3, 4};
+    const uint32_t now[4] = {d0, d1, 3, 4};
+    unsigned char a[16], b[16];
+    put_u32s(a, was, 4);
+    put_u32s(b, now, 4);
+    patch_once(path, a, b, sizeof a);
+}
+
+// Replaces /sequences/offset with a contiguous copy and patches its layout message (version 3:
+// 3, 1, address, size) to the given address and size.
+static void patch_contiguous_offset(const char *path, int64_t addr_delta, int64_t size_delta) {
+    agir_h5w w = open_rw(path);
+    unlink_obj(&w, "/sequences/offset");
+    hsize_t n = REF_S;
+    int64_t v[REF_S] = {0, ref_len[0], ref_len[0] + ref_len[1]};
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(w.file, "/sequences/offset", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    haddr_t off = H5Dget_offset(d);
+    H5Dclose(d), H5Sclose(sp);
+    close_rw(&w);
+    assert_true(off != HADDR_UNDEF);
+    unsigned char a[18] = {3, 1}, b[18] = {3, 1};
+    put_u64(a + 2, off), put_u64(a + 10, sizeof v);
+    put_u64(b + 2, (uint64_t)((int64_t)off + addr_delta)), put_u64(b + 10, (uint64_t)((int64_t)sizeof v + size_delta));
+    patch_once(path, a, b, sizeof a);
+}
+
+// Layouts whose addresses or sizes libhdf5 1.10 would copy out of bounds with (the first one
+// was found by tests/fuzz/fuzz_gait_h5.c): each must be refused before H5Dread.
+static void test_bad_layout(void **state) {
+    (void)state;
+    char p[512];
+    fresh(p, sizeof p);
+    patch_frame_chunk(p, 22, 18);  // axis 1 has a fixed extent of 17
+    expect_bad(p, "/frames: a chunk extent is 0 or larger than the dataset's fixed extent", NULL);
+
+    // Axis 0 is unlimited, so a longer chunk is legal, but not one 1000x larger than deflate can
+    // make the few hundred stored bytes.
+    fresh(p, sizeof p);
+    patch_frame_chunk(p, 22000, 17);
+    expect_bad(p, "/frames: a chunk's stored size does not match its chunk shape", NULL);
+
+    // Twice the rows passes that bound, but the stream inflates to half the chunk: libhdf5 would
+    // copy the other half from past its buffer.
+    fresh(p, sizeof p);
+    patch_frame_chunk(p, 44, 17);
+    expect_bad(p, "/frames: a chunk's stored size does not match its chunk shape", NULL);
+
+    fresh(p, sizeof p);
+    {
+        hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, "/frames", H5P_DEFAULT);
+        hid_t sp = H5Dget_space(d);  // libhdf5 1.10 mishandles H5S_ALL here
+        haddr_t addr;
+        hsize_t size;
+        assert_true(H5Dget_chunk_info(d, sp, 0, NULL, NULL, &addr, &size) >= 0);
+        H5Sclose(sp), H5Dclose(d), H5Fclose(f);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        unsigned char a[8], b[8];
+        put_u64(a, addr), put_u64(b, (uint64_t)st.st_size - size / 2);
+        patch_once(p, a, b, sizeof a);  // the chunk index's only pointer to it
+    }
+    expect_bad(p, "/frames: a chunk lies past the end of the file", NULL);
+
+    fresh(p, sizeof p);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    patch_contiguous_offset(p, 0, 64);
+    expect_bad(p, "/sequences/offset: its stored size does not match its shape and type", NULL);
+
+    fresh(p, sizeof p);
+    patch_contiguous_offset(p, st.st_size, 0);
+    expect_bad(p, "/sequences/offset: its data lies past the end of the file", NULL);
+}
+
+// Valid deflated chunks of every block type must pass the inflated-length check: level 0 writes
+// stored blocks, and short or random data gets fixed Huffman blocks rather than dynamic ones;
+// with fletcher32 after deflate and without shuffle too.
+static void test_deflate_kinds(void **state) {
+    (void)state;
+    enum { N = 5000, CH = 1000 };
+    static int32_t x[N];
+    uint32_t r = 12345;
+    for (int i = 0; i < N; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = i < N / 2 ? (int32_t)(r >> 8) : i % 7;  // random half, then a repetitive half
+    }
+    char dir[256], p[512];
+    agir_test_tmpdir(dir, sizeof dir);
+    path_in(p, sizeof p, dir, "levels.h5");
+    static const int levels[4] = {0, 1, 9, 6};
+    for (int k = 0; k < 4; k++) {
+        hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hsize_t n = N, ch = CH;
+        hid_t sp = H5Screate_simple(1, &n, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        assert_true(H5Pset_chunk(dcpl, 1, &ch) >= 0);
+        if (k < 3) assert_true(H5Pset_shuffle(dcpl) >= 0);
+        assert_true(H5Pset_deflate(dcpl, (unsigned)levels[k]) >= 0);
+        if (k == 3) assert_true(H5Pset_fletcher32(dcpl) >= 0);
+        hid_t d = H5Dcreate2(f, "/x", H5T_STD_I32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        assert_true(d >= 0 && H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+        H5Dclose(d), H5Pclose(dcpl), H5Sclose(sp), H5Fclose(f);
+        agir_h5 h;
+        agir_err e = {0};
+        int64_t dims[1] = {-1};
+        int32_t *got = NULL;
+        assert_int_equal(agir_h5_open(&h, p, &e), AGIR_OK);
+        int rc = agir_h5_read(&h, "/x", AGIR_H5_I32, 1, dims, NULL, (void **)&got, &e);
+        if (rc) fprintf(stderr, "level %d: %s\n", levels[k], e.msg);
+        assert_int_equal(rc, AGIR_OK);
+        assert_memory_equal(got, x, sizeof x);
+        free(got);
+        agir_h5_close(&h);
+    }
+}
+
+// Heap and chunk addresses are relative to the base address, which a user block moves; the
+// checks must follow libhdf5 there.
+static void test_userblock(void **state) {
     (void)state;
     char dir[256], p[512];
     agir_test_tmpdir(dir, sizeof dir);
@@ -833,6 +986,22 @@ static void test_userblock_strings(void **state) {
     assert_string_equal(s[2], "");
     agir_h5_free_strings(s, n);
     agir_h5_close(&f);
+
+    // A chunked, deflated dataset: H5Dget_chunk_info gives addresses relative to the base.
+    static const int32_t x[4] = {7, -1, 1 << 30, 42};
+    w.file = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(w.file >= 0);
+    int64_t dims[1] = {4};
+    assert_int_equal(agir_h5w_write(&w, "/x", AGIR_H5_I32, 1, dims, x, &e), AGIR_OK);
+    close_rw(&w);
+    assert_int_equal(agir_h5_open(&f, p, &e), AGIR_OK);
+    int32_t *got;
+    dims[0] = -1;
+    assert_int_equal(agir_h5_read(&f, "/x", AGIR_H5_I32, 1, dims, NULL, (void **)&got, &e), AGIR_OK);
+    assert_int_equal(dims[0], 4);
+    assert_memory_equal(got, x, sizeof x);
+    free(got);
+    agir_h5_close(&f);
 }
 
 int main(void) {
@@ -855,7 +1024,8 @@ int main(void) {
         cmocka_unit_test(test_bad_values),        cmocka_unit_test(test_bad_ids_and_lengths),
         cmocka_unit_test(test_bad_ground_truth),  cmocka_unit_test(test_bad_storage),
         cmocka_unit_test(test_bad_bytes),         cmocka_unit_test(test_bad_heap),
-        cmocka_unit_test(test_userblock_strings),
+        cmocka_unit_test(test_userblock),        cmocka_unit_test(test_bad_layout),
+        cmocka_unit_test(test_deflate_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,134 @@
+// Llama-family decoder (Llama 2/3, SmolLM2, Qwen2) on the CPU in float32, llm.c style: one weights
+// struct, one activation arena sized for (B, T), forward, fused loss, backward.
+//
+// Training is LoRA-only: base weights stay frozen and get no gradients. The vocabulary rows
+// [v0, vocab) — new tokens appended to the base vocabulary — are trainable tensors of their own
+// (new_embed and, when the output matrix is untied, new_head; tied models use new_embed for both).
+// In memory they are the tail of the full (vocab, C) embedding / output matrices, so one matrix
+// product covers old and new rows.
+//
+// Shapes: N = B·T tokens, C = dim, H = n_head, KVH = n_kv_head, D = head_dim, F = ffn, V = vocab.
+#ifndef AGIR_MODELS_LLAMA_H
+#define AGIR_MODELS_LLAMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "kernels/cpu/llm_ops.h"
+#include "models/lora.h"
+
+typedef struct agir_llama_config {
+    int vocab;  // rows of the embedding, new token rows included
+    int dim, ffn, n_layer, n_head, n_kv_head, head_dim;
+    float eps;
+    agir_rope_cfg rope;
+    int tied;      // output matrix = embedding
+    int qkv_bias;  // Qwen2 / attention_bias
+} agir_llama_config;
+
+// Reads HF config.json (hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
+// num_key_value_heads, head_dim, rms_norm_eps, rope_theta, rope_scaling {rope_type llama3, ...},
+// tie_word_embeddings, vocab_size, attention_bias; model_type qwen2 implies qkv bias). `name` is
+// used in messages. (models/hf_config.c)
+int agir_hf_config_parse(const char *json, size_t len, const char *name, agir_llama_config *c, agir_err *e);
+int agir_hf_config_load(const char *path, agir_llama_config *c, agir_err *e);
+
+typedef struct agir_llama_layer {
+    float *attn_norm;  // (C)
+    // indexed by agir_lora_target: q (H·D, C), k and v (KVH·D, C), o (C, H·D), gate and up (F, C),
+    // down (C, F)
+    float *w[AGIR_LORA_NTARGET];
+    float *bq, *bk, *bv;  // (H·D), (KVH·D), (KVH·D); NULL without qkv bias
+    float *mlp_norm;      // (C)
+} agir_llama_layer;
+
+typedef struct agir_llama {
+    agir_llama_config cfg;
+    int v0;            // frozen vocabulary rows
+    float *embed;      // (vocab, C); rows [v0, vocab) are new_embed
+    float *head;       // (vocab, C) untied output matrix, or == embed when tied
+    float *new_embed;  // (vocab - v0, C), inside embed
+    float *new_head;   // (vocab - v0, C), inside head (== new_embed when tied)
+    float *norm;       // (C)
+    agir_llama_layer *layers;
+    float *inv_freq;  // (D/2)
+    float *mem;
+    size_t n_floats;
+} agir_llama;
+
+// Validates cfg (positive sizes, heads dividing evenly, even head size, bounded totals) and
+// allocates zeroed weights; the last n_new vocabulary rows become the trainable new rows.
+int agir_llama_alloc(agir_llama *m, const agir_llama_config *cfg, int n_new, agir_err *e);
+void agir_llama_free(agir_llama *m);
+// dims[t] = {in, out} of each adaptable matrix, for agir_lora_alloc.
+void agir_llama_lora_dims(const agir_llama_config *cfg, int dims[AGIR_LORA_NTARGET][2]);
+
+// Loads <dir>/config.json and <dir>/model.safetensors (HF tensor names; float types converted to
+// float32). Every expected tensor must be present with its exact shape. q/k rows are taken in HF's
+// layout (RoPE rotate_half pairs i and i + D/2); a GGUF loader must undo llama.cpp's interleaving
+// permutation of q_proj/k_proj rows before filling these weights.
+int agir_llama_load_hf(const char *dir, int n_new, agir_llama *m, agir_err *e);
+
+// Activations saved by forward for backward, and backward scratch, for fixed B and T.
+typedef struct agir_llama_acts {
+    int B, T;
+    int32_t *tokens, *pos, *seg;  // (B, T) copies of the inputs
+    float *cos_t, *sin_t;         // (N, D/2)
+    float *res;    // (L+1, N, C) residual stream entering each layer, and the final one
+    float *mid;    // (L, N, C) residual after attention
+    float *ln1, *ln2;  // (L, N, C)
+    float *rstd1, *rstd2;  // (L, N)
+    float *q;      // (L, N, H·D) after RoPE
+    float *k, *v;  // (L, N, KVH·D), k after RoPE
+    float *att;    // (L, B, H, T, T)
+    float *ao;     // (L, N, H·D) attention output before o_proj
+    float *gate, *up, *act;  // (L, N, F)
+    float *lnf;    // (N, C)
+    float *rstdf;  // (N)
+    float *logits; // (N, V); after agir_llama_loss with gradients, d(loss)/d(logits)
+    agir_lora_act *lora;  // [L · AGIR_LORA_NTARGET]
+    agir_rng dropout_rng;  // this step's dropout stream
+    // backward scratch
+    float *dres, *dtmp;            // (N, C)
+    float *dq, *dk, *dv, *dao;     // (N, H·D) / (N, KVH·D)
+    float *datt;                   // (B, H, T, T)
+    float *dgate, *dup, *dact;     // (N, F)
+    float *dh, *du;                // (N, r), (N, max(C, H·D, F))
+    float *mem;
+} agir_llama_acts;
+
+int agir_llama_acts_alloc(agir_llama_acts *a, const agir_llama *m, const agir_lora *lora, int B, int T, agir_err *e);
+void agir_llama_acts_free(agir_llama_acts *a);
+
+// tokens, pos, seg: (B, T). pos: position of each token inside its own example (RoPE); seg: example
+// id of each token, attention stays inside equal ids (packing). lora may be NULL. rng: dropout
+// stream of this step (unused when dropout is 0; may then be NULL). Refuses ids outside [0, V).
+int agir_llama_forward(const agir_llama *m, const agir_lora *lora, agir_llama_acts *a, const int32_t *tokens,
+                       const int32_t *pos, const int32_t *seg, const agir_rng *rng, agir_err *e);
+
+// Labels with value -1 are ignored.
+int64_t agir_llama_count_valid(const int32_t *labels, size_t n);
+
+// Masked cross-entropy of the last forward: Σ_valid -log p / n_valid_global, where
+// n_valid_global counts valid labels over the whole global batch (all micro-batches and ranks),
+// so summing micro-step gradients equals one big step. labels: (B, T), already aligned with the
+// positions. With want_grad the logits are replaced by their gradient, ready for backward.
+int agir_llama_loss(const agir_llama *m, agir_llama_acts *a, const int32_t *labels, int64_t n_valid_global,
+                    int want_grad, double *loss, agir_err *e);
+
+typedef struct agir_llama_grads {
+    float *new_embed;  // (vocab - v0, C)
+    float *new_head;   // (vocab - v0, C); NULL when tied (new_embed gets both uses)
+    float *mem;
+} agir_llama_grads;
+int agir_llama_grads_alloc(agir_llama_grads *g, const agir_llama *m, agir_err *e);
+void agir_llama_grads_free(agir_llama_grads *g);
+
+// Accumulates into lora_grad (same layout as lora; may be NULL with lora) and g. Needs
+// agir_llama_loss(..., want_grad = 1) after the forward.
+void agir_llama_backward(const agir_llama *m, const agir_lora *lora, agir_lora *lora_grad, agir_llama_grads *g,
+                         agir_llama_acts *a);
+
+#endif

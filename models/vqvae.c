@@ -1,0 +1,389 @@
+// The VQ-VAE tokenizer: layer list, parameter layout, forward and backward (architecture in vqvae.h).
+#include "models/vqvae.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum layer_kind { L_CONV, L_RELU, L_UP, L_RES } layer_kind;
+
+// One step of the network. Its input is the previous layer's output (or the model's input). A
+// residual block keeps ReLU(x) in a1 and ReLU(conv3_d(a1)) in a2 for its backward pass.
+struct agir_vq_layer {
+    layer_kind kind;
+    int T_in, C_in, T_out, C_out;
+    agir_conv1d_shape conv, conv2;  // conv2: the residual block's 1×1 conv
+    size_t w, b, w2, b2;            // parameter offsets
+    float *out, *a1, *a2;
+};
+
+agir_vqvae_config agir_vqvae_t2m_config(int in_dim) {
+    return (agir_vqvae_config){.in_dim = in_dim,
+                               .width = 512,
+                               .depth = 3,
+                               .dilation_growth = 3,
+                               .down = 2,
+                               .n_codes = 512,
+                               .code_dim = 512,
+                               .mu = 0.99f,
+                               .commit = 0.02f,
+                               .w_joint = 0.5f,
+                               .joint_c0 = 0,
+                               .joint_c1 = 0};
+}
+
+static int check_config(const agir_vqvae_config *c, int B, int T, agir_err *e) {
+#define RANGE(v, lo, hi) \
+    if ((v) < (lo) || (v) > (hi)) return AGIR_BAD(e, "vqvae: " #v " = %d outside [%d, %d] (hint: fix the config)", (v), (lo), (hi))
+    RANGE(c->in_dim, 1, 1 << 16);
+    RANGE(c->width, 1, 1 << 14);
+    RANGE(c->depth, 0, 64);
+    RANGE(c->dilation_growth, 1, 64);
+    RANGE(c->down, 0, 8);
+    RANGE(c->n_codes, 1, 1 << 20);
+    RANGE(c->code_dim, 1, 1 << 14);
+    RANGE(B, 1, 1 << 20);
+    RANGE(T, 1, 1 << 20);
+#undef RANGE
+    if (T % (1 << c->down))
+        return AGIR_BAD(e, "vqvae: window of %d frames is not a multiple of 2^down = %d (hint: change the window)", T,
+                        1 << c->down);
+    if (!(c->mu >= 0 && c->mu < 1) || !(c->commit >= 0) || !(c->w_joint >= 0))
+        return AGIR_BAD(e, "vqvae: mu %g must be in [0, 1), commit %g and w_joint %g >= 0 (hint: fix the config)",
+                        c->mu, c->commit, c->w_joint);
+    if (c->joint_c0 < 0 || c->joint_c1 < c->joint_c0 || c->joint_c1 > c->in_dim)
+        return AGIR_BAD(e, "vqvae: joint channels [%d, %d) outside the %d features (hint: fix the config)", c->joint_c0,
+                        c->joint_c1, c->in_dim);
+    double dil = pow(c->dilation_growth, c->depth > 0 ? c->depth - 1 : 0);
+    if (dil > 1 << 20) return AGIR_BAD(e, "vqvae: dilation %g too large (hint: lower depth or growth)", dil);
+    return AGIR_OK;
+}
+
+// Builds the layer list (with NULL buffers) into L, returning the count; L may be NULL to count.
+typedef struct builder {
+    struct agir_vq_layer *L;
+    int n, B, T, C;  // running time length and channels
+    size_t params;
+} builder;
+
+static void push(builder *b, struct agir_vq_layer l) {
+    l.T_in = b->T, l.C_in = b->C;
+    if (l.kind == L_CONV) {
+        l.conv.B = b->B, l.conv.T_in = b->T, l.conv.C_in = b->C;
+        l.w = b->params, b->params += (size_t)l.conv.C_out * l.conv.K * l.conv.C_in;
+        l.b = b->params, b->params += l.conv.C_out;
+        l.T_out = agir_conv1d_t_out(&l.conv), l.C_out = l.conv.C_out;
+    } else if (l.kind == L_RES) {
+        l.conv = (agir_conv1d_shape){b->B, b->T, b->C, b->C, 3, 1, l.conv.dilation, l.conv.dilation};
+        l.conv2 = (agir_conv1d_shape){b->B, b->T, b->C, b->C, 1, 1, 1, 0};
+        l.w = b->params, b->params += (size_t)b->C * 3 * b->C;
+        l.b = b->params, b->params += b->C;
+        l.w2 = b->params, b->params += (size_t)b->C * b->C;
+        l.b2 = b->params, b->params += b->C;
+        l.T_out = b->T, l.C_out = b->C;
+    } else {
+        l.T_out = l.kind == L_UP ? 2 * b->T : b->T, l.C_out = b->C;
+    }
+    b->T = l.T_out, b->C = l.C_out;
+    if (b->L) b->L[b->n] = l;
+    b->n++;
+}
+
+static void conv(builder *b, int C_out, int K, int stride, int pad) {
+    push(b, (struct agir_vq_layer){.kind = L_CONV, .conv = {.C_out = C_out, .K = K, .stride = stride, .dilation = 1, .pad = pad}});
+}
+static void relu(builder *b) { push(b, (struct agir_vq_layer){.kind = L_RELU}); }
+static void resnet(builder *b, const agir_vqvae_config *c) {
+    int dil = 1;
+    for (int i = 1; i < c->depth; i++) dil *= c->dilation_growth;
+    for (int i = 0; i < c->depth; i++, dil /= c->dilation_growth)
+        push(b, (struct agir_vq_layer){.kind = L_RES, .conv = {.dilation = dil}});
+}
+
+// Encoder then decoder (see vqvae.h); returns the encoder's layer count.
+static int build(builder *b, const agir_vqvae_config *c) {
+    b->C = c->in_dim;
+    conv(b, c->width, 3, 1, 1);
+    relu(b);
+    for (int i = 0; i < c->down; i++) {
+        conv(b, c->width, 4, 2, 1);
+        resnet(b, c);
+    }
+    conv(b, c->code_dim, 3, 1, 1);
+    int n_enc = b->n;
+    conv(b, c->width, 3, 1, 1);
+    relu(b);
+    for (int i = 0; i < c->down; i++) {
+        resnet(b, c);
+        push(b, (struct agir_vq_layer){.kind = L_UP});
+        conv(b, c->width, 3, 1, 1);
+    }
+    conv(b, c->width, 3, 1, 1);
+    relu(b);
+    conv(b, c->in_dim, 3, 1, 1);
+    return n_enc;
+}
+
+static int alloc_f(float **p, size_t n, agir_err *e) {
+    *p = malloc(n ? n * sizeof(float) : 1);
+    return *p ? AGIR_OK : AGIR_BAD(e, "vqvae: out of memory allocating %zu floats (hint: use smaller batches)", n);
+}
+
+static size_t max_z(size_t a, size_t b) { return a > b ? a : b; }
+
+static int alloc_layers(agir_vqvae *m, agir_err *e) {
+    size_t act = (size_t)m->B * m->T * m->cfg.in_dim, ws = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        struct agir_vq_layer *l = &m->layers[i];
+        size_t n = (size_t)m->B * l->T_out * l->C_out;
+        act = max_z(act, n);
+        AGIR_TRY(alloc_f(&l->out, n, e));
+        if (l->kind == L_CONV) ws = max_z(ws, agir_conv1d_ws_floats(&l->conv));
+        if (l->kind == L_RES) {
+            ws = max_z(ws, agir_conv1d_ws_floats(&l->conv));
+            AGIR_TRY(alloc_f(&l->a1, n, e));
+            AGIR_TRY(alloc_f(&l->a2, n, e));
+        }
+        m->flops_fwd += l->kind == L_CONV ? agir_conv1d_flops(&l->conv)
+                        : l->kind == L_RES ? agir_conv1d_flops(&l->conv) + agir_conv1d_flops(&l->conv2)
+                                           : 0;
+    }
+    AGIR_TRY(alloc_f(&m->ws, ws, e));
+    for (int i = 0; i < 4; i++) AGIR_TRY(alloc_f(&m->g[i], act, e));
+    return AGIR_OK;
+}
+
+// PyTorch's Conv1d default: weight and bias ~ U(±1/sqrt(fan_in)), fan_in = C_in·K.
+static void init_conv(float *p, size_t n_w, size_t n_b, int fan_in, agir_rng *parent, uint64_t label) {
+    agir_rng r;
+    agir_rng_child(parent, label, &r);
+    double bound = 1 / sqrt((double)fan_in);
+    for (size_t i = 0; i < n_w + n_b; i++) p[i] = (float)agir_rng_range(&r, -bound, bound);
+}
+
+static void init_params(agir_vqvae *m, uint64_t seed) {
+    agir_rng root;
+    agir_rng_init(&root, seed, 0x76717661u);
+    for (int i = 0; i < m->n_layers; i++) {
+        struct agir_vq_layer *l = &m->layers[i];
+        if (l->kind != L_CONV && l->kind != L_RES) continue;
+        const agir_conv1d_shape *s = &l->conv;
+        init_conv(m->params + l->w, (size_t)s->C_out * s->K * s->C_in, s->C_out, s->K * s->C_in, &root, 2 * (uint64_t)i);
+        if (l->kind == L_RES)
+            init_conv(m->params + l->w2, (size_t)s->C_out * s->C_out, s->C_out, s->C_out, &root, 2 * (uint64_t)i + 1);
+    }
+}
+
+int agir_vqvae_init(agir_vqvae *m, const agir_vqvae_config *cfg, int B, int T, uint64_t seed, agir_err *e) {
+    memset(m, 0, sizeof *m);
+    AGIR_TRY(check_config(cfg, B, T, e));
+    m->cfg = *cfg, m->B = B, m->T = T, m->Tq = T >> cfg->down;
+    builder b = {.B = B, .T = T};
+    build(&b, cfg);
+    m->layers = calloc((size_t)b.n, sizeof *m->layers);
+    if (!m->layers) return AGIR_BAD(e, "vqvae: out of memory (hint: use smaller batches)");
+    b = (builder){.L = m->layers, .B = B, .T = T};
+    m->n_enc = build(&b, cfg);
+    m->n_layers = b.n, m->n_params = b.params;
+    int K = cfg->n_codes, D = cfg->code_dim;
+    size_t N = (size_t)B * m->Tq;
+    int rc = AGIR_OK;
+    if ((rc = alloc_f(&m->params, m->n_params, e)) || (rc = alloc_f(&m->grads, m->n_params, e)) ||
+        (rc = alloc_f(&m->codebook, (size_t)K * D, e)) || (rc = alloc_f(&m->ema_count, K, e)) ||
+        (rc = alloc_f(&m->ema_sum, (size_t)K * D, e)) || (rc = alloc_f(&m->batch_count, K, e)) ||
+        (rc = alloc_f(&m->batch_sum, (size_t)K * D, e)) || (rc = alloc_f(&m->reset_rows, (size_t)K * D, e)) ||
+        (rc = alloc_f(&m->zq, N * D, e)) || (rc = alloc_f(&m->dist_ws, agir_vq_ws_floats((int)N, K), e)) ||
+        (rc = alloc_layers(m, e))) {
+        agir_vqvae_free(m);
+        return rc;
+    }
+    m->idx = malloc(N * sizeof *m->idx);
+    m->reset_ws = malloc(agir_vq_reset_ws_ints((int)N, K) * sizeof *m->reset_ws);
+    if (!m->idx || !m->reset_ws) {
+        agir_vqvae_free(m);
+        return AGIR_BAD(e, "vqvae: out of memory (hint: use smaller batches)");
+    }
+    m->ze = m->layers[m->n_enc - 1].out;
+    m->out = m->layers[m->n_layers - 1].out;
+    memset(m->codebook, 0, sizeof(float) * K * D);
+    memset(m->ema_sum, 0, sizeof(float) * K * D);
+    memset(m->ema_count, 0, sizeof(float) * K);
+    init_params(m, seed);
+    return AGIR_OK;
+}
+
+void agir_vqvae_free(agir_vqvae *m) {
+    for (int i = 0; m->layers && i < m->n_layers; i++) {
+        free(m->layers[i].out);
+        free(m->layers[i].a1);
+        free(m->layers[i].a2);
+    }
+    free(m->layers);
+    float *f[] = {m->params, m->grads, m->codebook, m->ema_count, m->ema_sum, m->batch_count, m->batch_sum,
+                  m->reset_rows, m->zq, m->dist_ws, m->ws, m->g[0], m->g[1], m->g[2], m->g[3]};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(f[i]);
+    free(m->idx);
+    free(m->reset_ws);
+    memset(m, 0, sizeof *m);
+}
+
+static size_t out_n(const agir_vqvae *m, const struct agir_vq_layer *l) { return (size_t)m->B * l->T_out * l->C_out; }
+
+// y += x: the residual skip connection.
+static void add_into(float *y, const float *x, size_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= (1u << 16))
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+static int layer_fwd(const agir_ctx *c, agir_vqvae *m, struct agir_vq_layer *l, const float *x, agir_err *e) {
+    const float *P = m->params;
+    size_t n = out_n(m, l);
+    switch (l->kind) {
+    case L_CONV:
+        return agir_op_conv1d_fwd(c, &l->conv, x, P + l->w, P + l->b, l->out, m->ws, e);
+    case L_RELU:
+        return agir_op_relu_fwd(c, x, l->out, n, e);
+    case L_UP:
+        return agir_op_upsample2_fwd(c, x, l->out, m->B, l->T_in, l->C_in, e);
+    case L_RES:
+        AGIR_TRY(agir_op_relu_fwd(c, x, l->a1, n, e));
+        AGIR_TRY(agir_op_conv1d_fwd(c, &l->conv, l->a1, P + l->w, P + l->b, l->a2, m->ws, e));
+        AGIR_TRY(agir_op_relu_fwd(c, l->a2, l->a2, n, e));
+        AGIR_TRY(agir_op_conv1d_fwd(c, &l->conv2, l->a2, P + l->w2, P + l->b2, l->out, NULL, e));
+        add_into(l->out, x, n);
+        return AGIR_OK;
+    }
+    return AGIR_BUG(e, "unknown layer kind %d", (int)l->kind);
+}
+
+static int run_layers(const agir_ctx *c, agir_vqvae *m, int lo, int hi, const float *x, agir_err *e) {
+    for (int i = lo; i < hi; i++) {
+        AGIR_TRY(layer_fwd(c, m, &m->layers[i], x, e));
+        x = m->layers[i].out;
+    }
+    return AGIR_OK;
+}
+
+int agir_vqvae_encode(const agir_ctx *c, agir_vqvae *m, const float *x, agir_err *e) {
+    return run_layers(c, m, 0, m->n_enc, x, e);
+}
+
+int agir_vqvae_decode(const agir_ctx *c, agir_vqvae *m, const float *zin, agir_err *e) {
+    m->dec_in = zin;
+    return run_layers(c, m, m->n_enc, m->n_layers, zin, e);
+}
+
+int agir_vqvae_quantize(const agir_ctx *c, agir_vqvae *m, int train, agir_rng *r, agir_vqvae_qstats *qs,
+                        agir_err *e) {
+    int N = m->B * m->Tq, K = m->cfg.n_codes, D = m->cfg.code_dim;
+    size_t KD = (size_t)K * D;
+    if (train && !m->codebook_ready) {
+        // T2M-GPT's init_codebook: random encoder outputs, each with a count of 1.
+        AGIR_TRY(agir_op_vq_reset_rows(c, r, m->ze, N, K, D, m->codebook, m->reset_ws, e));
+        memcpy(m->ema_sum, m->codebook, sizeof(float) * KD);
+        for (int k = 0; k < K; k++) m->ema_count[k] = 1;
+        m->codebook_ready = 1;
+    }
+    AGIR_TRY(agir_op_vq_assign(c, m->ze, m->codebook, N, K, D, m->idx, m->dist_ws, e));
+    AGIR_TRY(agir_op_vq_gather(c, m->codebook, m->idx, N, K, D, m->zq, e));
+    AGIR_TRY(agir_op_vq_stats(c, m->ze, m->idx, N, K, D, m->batch_count, m->batch_sum, e));
+    int n_reset = 0;
+    if (train) {
+        AGIR_TRY(agir_op_vq_reset_rows(c, r, m->ze, N, K, D, m->reset_rows, m->reset_ws, e));
+        AGIR_TRY(agir_op_vq_ema_update(c, m->ema_count, m->ema_sum, m->batch_count, m->batch_sum, m->reset_rows,
+                                       m->cfg.mu, K, D, m->codebook, &n_reset, e));
+    }
+    if (qs) {
+        qs->perplexity = agir_vq_perplexity(m->batch_count, K);
+        qs->usage = agir_vq_usage(m->batch_count, K);
+        qs->n_reset = n_reset;
+    }
+    return AGIR_OK;
+}
+
+// The reconstruction terms (with dout: their gradient is added to it, (B, T, C_in)).
+static int rec_losses(const agir_ctx *c, const agir_vqvae *m, const float *x, const uint8_t *mask,
+                      agir_vqvae_losses *l, float *dout, agir_err *e) {
+    const agir_vqvae_config *k = &m->cfg;
+    int frames = m->B * m->T;
+    agir_loss_spec rec = {AGIR_LOSS_SMOOTH_L1, frames, k->in_dim, 0, k->in_dim, 1.0f};
+    AGIR_TRY(agir_op_loss(c, &rec, m->out, x, mask, &l->rec, dout, e));
+    l->joint = 0;
+    if (k->joint_c1 > k->joint_c0) {
+        agir_loss_spec jt = {AGIR_LOSS_SMOOTH_L1, frames, k->in_dim, k->joint_c0, k->joint_c1, k->w_joint};
+        AGIR_TRY(agir_op_loss(c, &jt, m->out, x, mask, &l->joint, dout, e));
+    }
+    return AGIR_OK;
+}
+
+// T2M-GPT's commitment term, F.mse_loss(z_e, z_q.detach()) over every latent frame (with dze: its
+// gradient is added to it, (B, Tq, D)).
+static int commit_loss(const agir_ctx *c, const agir_vqvae *m, double *loss, float *dze, agir_err *e) {
+    agir_loss_spec cm = {AGIR_LOSS_L2, m->B * m->Tq, m->cfg.code_dim, 0, m->cfg.code_dim, m->cfg.commit};
+    return agir_op_loss(c, &cm, m->ze, m->zq, NULL, loss, dze, e);
+}
+
+int agir_vqvae_loss(const agir_ctx *c, const agir_vqvae *m, const float *x, const uint8_t *mask,
+                    agir_vqvae_losses *l, agir_err *e) {
+    AGIR_TRY(rec_losses(c, m, x, mask, l, NULL, e));
+    AGIR_TRY(commit_loss(c, m, &l->commit, NULL, e));
+    l->total = l->rec + l->joint + l->commit;
+    return AGIR_OK;
+}
+
+// dy: gradient of the layer's output; dx: receives the gradient of its input (NULL for the model's
+// input), zeroed by the caller except for residual blocks, which start it with a copy of dy.
+// t1, t2: scratch of the layer's size.
+static int layer_bwd(const agir_ctx *c, agir_vqvae *m, struct agir_vq_layer *l, const float *x, const float *dy,
+                     float *dx, float *t1, float *t2, agir_err *e) {
+    const float *P = m->params;
+    float *G = m->grads;
+    size_t n = out_n(m, l);
+    switch (l->kind) {
+    case L_CONV:
+        return agir_op_conv1d_bwd(c, &l->conv, x, P + l->w, dy, dx, G + l->w, G + l->b, m->ws, e);
+    case L_RELU:
+        return agir_op_relu_bwd(c, l->out, dy, dx, n, e);
+    case L_UP:
+        return agir_op_upsample2_bwd(c, dy, dx, m->B, l->T_in, l->C_in, e);
+    case L_RES:
+        memset(t1, 0, n * sizeof(float));
+        AGIR_TRY(agir_op_conv1d_bwd(c, &l->conv2, l->a2, P + l->w2, dy, t1, G + l->w2, G + l->b2, NULL, e));
+        memset(t2, 0, n * sizeof(float));
+        AGIR_TRY(agir_op_relu_bwd(c, l->a2, t1, t2, n, e));
+        memset(t1, 0, n * sizeof(float));
+        AGIR_TRY(agir_op_conv1d_bwd(c, &l->conv, l->a1, P + l->w, t2, t1, G + l->w, G + l->b, m->ws, e));
+        memcpy(dx, dy, n * sizeof(float));  // the skip connection
+        return agir_op_relu_bwd(c, l->a1, t1, dx, n, e);
+    }
+    return AGIR_BUG(e, "unknown layer kind %d", (int)l->kind);
+}
+
+// Back through layers [lo, hi) whose first input is x0. *dy holds the gradient of layer hi-1's
+// output in g[0] or g[1]; on return it points at the gradient of x0 (NULL without want_dx0).
+static int back_layers(const agir_ctx *c, agir_vqvae *m, int lo, int hi, const float *x0, int want_dx0, float **dy,
+                       agir_err *e) {
+    for (int i = hi - 1; i >= lo; i--) {
+        struct agir_vq_layer *l = &m->layers[i];
+        const float *x = i > lo ? m->layers[i - 1].out : x0;
+        float *dx = *dy == m->g[0] ? m->g[1] : m->g[0];
+        if (i == lo && !want_dx0) dx = NULL;
+        if (dx && l->kind != L_RES) memset(dx, 0, (size_t)m->B * l->T_in * l->C_in * sizeof(float));
+        AGIR_TRY(layer_bwd(c, m, l, x, *dy, dx, m->g[2], m->g[3], e));
+        *dy = dx;
+    }
+    return AGIR_OK;
+}
+
+int agir_vqvae_backward(const agir_ctx *c, agir_vqvae *m, const float *x, const uint8_t *mask, agir_err *e) {
+    if (!m->dec_in) return AGIR_BUG(e, "vqvae backward before a forward pass");
+    memset(m->grads, 0, m->n_params * sizeof(float));
+    float *dy = m->g[0];
+    memset(dy, 0, (size_t)m->B * m->T * m->cfg.in_dim * sizeof(float));
+    agir_vqvae_losses l;
+    AGIR_TRY(rec_losses(c, m, x, mask, &l, dy, e));
+    AGIR_TRY(back_layers(c, m, m->n_enc, m->n_layers, m->dec_in, 1, &dy, e));
+    // Straight-through: dy, the gradient of z_q, is taken as z_e's; the commitment term adds its own.
+    AGIR_TRY(commit_loss(c, m, &l.commit, dy, e));
+    return back_layers(c, m, 0, m->n_enc, x, 0, &dy, e);
+}

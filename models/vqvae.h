@@ -1,0 +1,91 @@
+// The VQ-VAE motion tokenizer: T2M-GPT's convolutional encoder, EMA quantizer and decoder (Zhang et
+// al., CVPR 2023; models/encdec.py, resnet.py and quantize_cnn.py of Mael-zys/T2M-GPT), composed from
+// the ops of kernels/cpu/vq_ops.h over a batch of windows.
+//
+// Encoder: conv3(C_in→W), ReLU, down × [conv4 stride 2 (W→W), depth × ResBlock], conv3(W→D).
+// Decoder: conv3(D→W), ReLU, down × [depth × ResBlock, up-sample ×2, conv3(W→W)], conv3(W→W), ReLU,
+// conv3(W→C_in). ResBlock(dilation d): x + conv1(ReLU(conv3_d(ReLU(x)))), with dilations
+// growth^(depth-1), …, growth, 1 (9-3-1 for T2M-GPT). conv3 pads 1 (or d when dilated).
+// Loss = smooth-L1(out, x) + w_joint · smooth-L1 over the joint-position channels + commit · MSE(z_e,
+// z_q), each a mean over unmasked frames; z_q reaches the decoder through the straight-through
+// estimator (gradients of z_q are handed to z_e unchanged).
+#ifndef AGIR_MODELS_VQVAE_H
+#define AGIR_MODELS_VQVAE_H
+
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "kernels/cpu/vq_ops.h"
+
+typedef struct agir_vqvae_config {
+    int in_dim;           // C_in: motion features per frame
+    int width;            // W: channels of every hidden conv (512)
+    int depth;            // residual blocks per stage (3)
+    int dilation_growth;  // 3: dilations 9, 3, 1
+    int down;             // stride-2 stages (2): T' = T / 2^down
+    int n_codes;          // K (512)
+    int code_dim;         // D (512)
+    float mu;             // EMA decay (0.99)
+    float commit;         // commitment weight (0.02)
+    float w_joint;        // joint-position term weight (0.5)
+    int joint_c0, joint_c1;  // its channel range [c0, c1) of the motion features; c0 == c1: none
+} agir_vqvae_config;
+
+// T2M-GPT's sizes for a motion of in_dim features.
+agir_vqvae_config agir_vqvae_t2m_config(int in_dim);
+
+struct agir_vq_layer;
+
+typedef struct agir_vqvae {
+    agir_vqvae_config cfg;
+    int B, T, Tq;  // batch geometry the buffers are sized for; Tq = T / 2^down
+    size_t n_params;
+    float *params, *grads;          // (n_params,): every conv weight (C_out, K, C_in) then its bias
+    float *codebook;                // (K, D)
+    float *ema_count, *ema_sum;     // (K,), (K, D): running statistics (checkpointed)
+    float *batch_count, *batch_sum; // (K,), (K, D): this batch's statistics (all-reduced before update)
+    float *reset_rows;              // (K, D)
+    int32_t *reset_ws;
+    int codebook_ready;             // 0 until the first training batch initialises the codebook
+    int n_enc, n_layers;            // layers [0, n_enc) encode, [n_enc, n_layers) decode
+    struct agir_vq_layer *layers;
+    float *ze, *zq;                 // (B, Tq, D)
+    int32_t *idx;                   // (B·Tq,)
+    float *out;                     // (B, T, C_in): the decoder's output (owned by its last layer)
+    const float *dec_in;            // what the last decode read
+    float *ws, *dist_ws;            // conv and distance workspaces
+    float *g[4];                    // gradient scratch, each of the largest activation
+    double flops_fwd;               // of one forward pass through the convs (agir_conv1d_flops)
+} agir_vqvae;
+
+typedef struct agir_vqvae_losses {
+    double rec, joint, commit, total;  // weighted as in the total
+} agir_vqvae_losses;
+
+typedef struct agir_vqvae_qstats {
+    double perplexity, usage;  // of this batch's assignments
+    int n_reset;               // codes replaced by the EMA update (training only)
+} agir_vqvae_qstats;
+
+// Validates cfg (AGIR_EINPUT, "vqvae: ..." messages) and allocates for batches (B, T, in_dim); T must
+// be a multiple of 2^down. Parameters get PyTorch's Conv1d initialisation U(±1/sqrt(C_in·K)) from
+// Philox streams of `seed`.
+int agir_vqvae_init(agir_vqvae *m, const agir_vqvae_config *cfg, int B, int T, uint64_t seed, agir_err *e);
+void agir_vqvae_free(agir_vqvae *m);  // safe on a zeroed model
+
+// x: (B, T, in_dim) → m->ze.
+int agir_vqvae_encode(const agir_ctx *c, agir_vqvae *m, const float *x, agir_err *e);
+// m->ze → m->idx, m->zq (the codebook before this batch's update). With train: the first call
+// initialises the codebook from random rows of z_e; every call then applies the EMA update and
+// dead-code reset with rows drawn from r. qs may be NULL.
+int agir_vqvae_quantize(const agir_ctx *c, agir_vqvae *m, int train, agir_rng *r, agir_vqvae_qstats *qs,
+                        agir_err *e);
+// zin: (B, Tq, D) (normally m->zq) → m->out.
+int agir_vqvae_decode(const agir_ctx *c, agir_vqvae *m, const float *zin, agir_err *e);
+// The losses of m->out against x and of m->ze against m->zq. mask: (B·T,) frames that count, or NULL.
+int agir_vqvae_loss(const agir_ctx *c, const agir_vqvae *m, const float *x, const uint8_t *mask,
+                    agir_vqvae_losses *l, agir_err *e);
+// m->grads = d(total loss)/d(params) for the last encode/quantize/decode, straight-through at z_q.
+int agir_vqvae_backward(const agir_ctx *c, agir_vqvae *m, const float *x, const uint8_t *mask, agir_err *e);
+
+#endif
