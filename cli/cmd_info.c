@@ -1,5 +1,5 @@
 // `agir info DATA.h5 [--json]`: what a gait dataset or a token store holds, after full validation.
-// The root's format attribute picks the reader; anything else goes to the gait reader, whose
+// The root's format attribute picks the reader; any other value goes to the gait reader, whose
 // messages explain what is wrong with the file.
 #include <cJSON.h>
 #include <math.h>
@@ -280,10 +280,12 @@ int agir_cmd_info(int argc, char **argv, agir_err *e) {
     AGIR_TRY(agir_args_parse("info", argc, argv, "json", &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, INFO_USAGE, e));
     const char *path = a.pos[0];
+    // Peeking opens the file as every reader does and checks the root's attribute messages, so
+    // its failures are the gait reader's own (not HDF5, truncated, no format attribute) or ones
+    // that reader must not meet (corrupt attribute messages).
     char fmt[64];
-    agir_err peek = {0};
-    if (!agir_h5_peek_format(path, fmt, sizeof fmt, &peek) && !strcmp(fmt, AGIR_TOKENS_FORMAT))
-        return info_tokens(path, agir_args_get(&a, "json") != NULL, e);
+    AGIR_TRY(agir_h5_peek_format(path, fmt, sizeof fmt, e));
+    if (!strcmp(fmt, AGIR_TOKENS_FORMAT)) return info_tokens(path, agir_args_get(&a, "json") != NULL, e);
     agir_gait g;
     AGIR_TRY(agir_gait_read(&g, path, e));
     summary m;

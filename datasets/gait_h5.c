@@ -230,6 +230,8 @@ int agir_gait_write(const agir_gait *g, const char *path, agir_err *e) {
 static int read_header(agir_h5 *f, const agir_skeleton **skel, agir_err *e) {
     char fmt[64], sk[64];
     int64_t version;
+    // libhdf5 trusts the sizes inside attribute messages (found again by tests/fuzz/fuzz_gait_h5.c).
+    AGIR_TRY(agir_h5_check_root_attrs(f, e));
     AGIR_TRY(agir_h5_attr_str(f, "/", "format", fmt, sizeof fmt, e));
     if (strcmp(fmt, FORMAT_NAME))
         return AGIR_BAD(e, "%s: format attribute is '%s', not '" FORMAT_NAME "' (hint: this is not an AGIR gait file)",

@@ -7,11 +7,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 // Largest compression ratio deflate can reach (RFC 1951 caps it near 1032:1); a filtered
 // dataset claiming more logical bytes than this times its stored bytes is lying.
@@ -496,172 +498,26 @@ static int check_contiguous(agir_h5 *f, const char *path, hid_t d, size_t logica
 //
 // libhdf5 1.10.8 takes whatever a deflated chunk inflates to as the whole chunk and copies from it
 // with the chunk's shape, so a stream that ends early (trailing bytes are ignored) makes it read
-// past its buffer. zlib is not linked here, so the length is found by decoding the stream's
-// structure without keeping its bytes: RFC 1950 (zlib wrapper) and RFC 1951 (deflate); the
-// canonical-code decoder follows Mark Adler's puff.c, with zlib's rules on incomplete codes and
-// distances before the start. The Adler-32 checksum is left to zlib: a mismatch makes libhdf5's
-// read fail, not overrun.
+// past its buffer. The stream is inflated here first (zlib, output discarded) to learn its length;
+// a corrupt stream, a bad Adler-32 or output past cap is refused.
 
-typedef struct zscan {
-    const unsigned char *in;
-    size_t n, at;     // input bytes, next one
-    uint32_t bits;    // unread bits, low first
-    int nbits;
-    uint64_t out, cap;  // bytes produced; stop once past cap
-    int bad;
-} zscan;
-
-typedef struct zcode {
-    short count[16];   // codes of each length
-    short symbol[288]; // symbols ordered by code
-} zcode;
-
-static unsigned zbits(zscan *z, int need) {
-    uint32_t v = z->bits;
-    while (z->nbits < need) {
-        if (z->at == z->n) {
-            z->bad = 1;
-            return 0;
-        }
-        v |= (uint32_t)z->in[z->at++] << z->nbits;
-        z->nbits += 8;
-    }
-    z->bits = need < 32 ? v >> need : 0;
-    z->nbits -= need;
-    return v & ((1u << need) - 1);
-}
-
-static int zdecode(zscan *z, const zcode *h) {
-    int code = 0, first = 0, index = 0;
-    for (int len = 1; len < 16 && !z->bad; len++) {
-        code |= (int)zbits(z, 1);
-        int count = h->count[len];
-        if (code - count < first) return h->symbol[index + (code - first)];
-        index += count;
-        first = (first + count) << 1;
-        code <<= 1;
-    }
-    return -1;
-}
-
-// Builds h from n code lengths; 0 = complete, > 0 = incomplete, < 0 = over-subscribed.
-static int zbuild(zcode *h, const short *length, int n) {
-    short offs[16];
-    memset(h->count, 0, sizeof h->count);
-    for (int i = 0; i < n; i++) h->count[length[i]]++;
-    if (h->count[0] == n) return 0;
-    int left = 1;
-    for (int len = 1; len < 16; len++) {
-        left = (left << 1) - h->count[len];
-        if (left < 0) return left;
-    }
-    offs[1] = 0;
-    for (int len = 1; len < 15; len++) offs[len + 1] = (short)(offs[len] + h->count[len]);
-    for (int i = 0; i < n; i++)
-        if (length[i]) h->symbol[offs[length[i]]++] = (short)i;
-    return left;
-}
-
-// The literal/length and distance symbols of one block, counting the bytes they stand for.
-static void zcodes(zscan *z, const zcode *lc, const zcode *dc) {
-    static const short lbase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
-                                    31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
-    static const short lext[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-    static const int dbase[30] = {1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
-                                  193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
-    static const short dext[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
-    while (!z->bad && z->out <= z->cap) {
-        int sym = zdecode(z, lc);
-        if (sym < 0 || sym > 285) break;
-        if (sym == 256) return;
-        if (sym < 256) {
-            z->out++;
-            continue;
-        }
-        sym -= 257;
-        unsigned len = (unsigned)lbase[sym] + zbits(z, lext[sym]);
-        int ds = zdecode(z, dc);
-        if (ds < 0 || ds > 29) break;
-        uint64_t dist = (uint64_t)dbase[ds] + zbits(z, dext[ds]);
-        if (dist > z->out) break;
-        z->out += len;
-    }
-    z->bad = 1;  // error, or past the cap
-}
-
-static void zfixed(zscan *z) {
-    short len[288 + 30];
-    for (int i = 0; i < 288; i++) len[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
-    for (int i = 0; i < 30; i++) len[288 + i] = 5;
-    zcode lc, dc;
-    zbuild(&lc, len, 288);
-    zbuild(&dc, len + 288, 30);
-    zcodes(z, &lc, &dc);
-}
-
-static void zdynamic(zscan *z) {
-    static const short order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
-    short len[286 + 30] = {0};
-    int nlen = (int)zbits(z, 5) + 257, ndist = (int)zbits(z, 5) + 1, ncode = (int)zbits(z, 4) + 4;
-    zcode lc, dc;
-    if (nlen > 286 || ndist > 30) goto bad;
-    for (int i = 0; i < ncode; i++) len[order[i]] = (short)zbits(z, 3);
-    if (z->bad || zbuild(&lc, len, 19) != 0) goto bad;
-    for (int i = 0; i < nlen + ndist && !z->bad;) {
-        int sym = zdecode(z, &lc), rep, val = 0;
-        if (sym < 0) goto bad;
-        if (sym < 16) {
-            len[i++] = (short)sym;
-            continue;
-        }
-        if (sym == 16) {
-            if (i == 0) goto bad;
-            val = len[i - 1];
-            rep = 3 + (int)zbits(z, 2);
-        } else {
-            rep = sym == 17 ? 3 + (int)zbits(z, 3) : 11 + (int)zbits(z, 7);
-        }
-        if (i + rep > nlen + ndist) goto bad;
-        while (rep--) len[i++] = (short)val;
-    }
-    if (z->bad || len[256] == 0) goto bad;
-    int el = zbuild(&lc, len, nlen), ed = zbuild(&dc, len + nlen, ndist);
-    // As zlib: an incomplete code is allowed only as a single code of length 1.
-    if (el < 0 || (el > 0 && nlen != lc.count[0] + lc.count[1]) || ed < 0 ||
-        (ed > 0 && ndist != dc.count[0] + dc.count[1]))
-        goto bad;
-    zcodes(z, &lc, &dc);
-    return;
-bad:
-    z->bad = 1;
-}
-
-// Bytes the zlib stream in[0..n) inflates to, or UINT64_MAX when it is corrupt, cut off or
-// longer than cap.
 static uint64_t inflated_size(const unsigned char *in, size_t n, uint64_t cap) {
-    zscan z = {in, n, 2, 0, 0, 0, cap, 0};
-    if (n < 2 || (in[0] & 0x0f) != 8 || (in[0] >> 4) > 7 || (in[0] << 8 | in[1]) % 31 || (in[1] & 0x20))
-        return UINT64_MAX;  // not a zlib header, or one asking for a preset dictionary
-    for (int last = 0; !last && !z.bad;) {
-        last = (int)zbits(&z, 1);
-        switch (zbits(&z, 2)) {
-        case 0: {  // stored: byte-aligned LEN, ~LEN, then LEN bytes
-            z.bits = 0, z.nbits = 0;
-            if (n - z.at < 4) return UINT64_MAX;
-            unsigned len = in[z.at] | in[z.at + 1] << 8, nlen = in[z.at + 2] | in[z.at + 3] << 8;
-            z.at += 4;
-            if (len != (~nlen & 0xffffu) || len > n - z.at) return UINT64_MAX;
-            z.at += len;
-            z.out += len;
-            break;
-        }
-        case 1: zfixed(&z); break;
-        case 2: zdynamic(&z); break;
-        default: z.bad = 1; break;
-        }
-        if (z.out > cap) z.bad = 1;
-    }
-    return z.bad ? UINT64_MAX : z.out;
+    if (n > UINT_MAX) return UINT64_MAX;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK) return UINT64_MAX;
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
+    unsigned char scratch[16384];
+    int rc;
+    do {
+        z.next_out = scratch;
+        z.avail_out = sizeof scratch;
+        rc = inflate(&z, Z_NO_FLUSH);
+    } while (rc == Z_OK && z.total_out <= cap);
+    uint64_t out = z.total_out;
+    inflateEnd(&z);
+    return rc == Z_STREAM_END && out <= cap ? out : UINT64_MAX;
 }
 
 // Bytes one chunk (stored at absolute `at`, `size` bytes) holds once its filters have run
@@ -756,7 +612,8 @@ static int check_chunks(agir_h5 *f, const char *path, hid_t d, hid_t dcpl, size_
         } else {
             uint64_t out = 0;
             rc = chunk_content(f, path, dcpl, nfilt, mask, at, size, bytes + 4 * (uint64_t)nfilt, &out, e);
-            if (!rc && out != bytes) rc = layout_bad(f, path, "a chunk's stored size does not match its chunk shape", e);
+            if (!rc && out != bytes)
+                rc = layout_bad(f, path, "a chunk's stored size does not match its chunk shape", e);
         }
     }
     agir_h5_close_id(space);

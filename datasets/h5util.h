@@ -9,6 +9,9 @@
 //     external storage, virtual datasets and every filter but deflate/shuffle/fletcher32;
 //   - check class, element size, sign, rank and every extent against the caller's expectation, and
 //     bound the logical size by what the file stores, before allocating anything;
+//   - check, before every H5Dread, that the storage layout holds exactly the dataset's bytes inside
+//     the file (contiguous and compact sizes, chunk shape, every chunk's address and size, and the
+//     length each deflated chunk inflates to): libhdf5 1.10 copies out of bounds otherwise;
 //   - cap string lengths (a budgeted allocator for variable-length strings) and require UTF-8;
 //   - check every global-heap reference of a variable-length string, and the heap collection it
 //     points into, before libhdf5 follows it: libhdf5 1.10 trusts both and crashes or loops on

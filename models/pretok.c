@@ -69,11 +69,13 @@ static int split_level(tok_enc *c, int lvl, const char *p, size_t n, uint32_t of
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) return AGIR_BAD(c->e, "input text: byte %u: pre-tokenizer regex failed (PCRE2 error %d)", off, rc);
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        size_t s = ov[0], e = ov[1] > ov[0] ? ov[1] : ov[0];  // \K can put the end before the start
+        // Clamped so that odd patterns (\K) cannot move a piece backwards.
+        size_t s = ov[0] > last ? ov[0] : last, e = ov[1] > s ? (ov[1] < n ? ov[1] : n) : s;
         AGIR_TRY(split_level(c, lvl + 1, p + last, s - last, off + (uint32_t)last));
         AGIR_TRY(split_level(c, lvl + 1, p + s, e - s, off + (uint32_t)s));
         last = e;
-        at = e > s ? e : s < n ? s + tok_utf8_len((unsigned char)p[s]) : n;
+        size_t next = e > s ? e : s < n ? s + tok_utf8_len((unsigned char)p[s]) : n;
+        at = next > at ? next : at + tok_utf8_len((unsigned char)p[at]);  // always moves on
     }
     return split_level(c, lvl + 1, p + last, n - last, off + (uint32_t)last);
 }

@@ -32,19 +32,24 @@ agir_vqvae_config agir_vqvae_t2m_config(int in_dim) {
                                .joint_c1 = 0};
 }
 
+static int range(const char *name, int v, int lo, int hi, agir_err *e) {
+    if (v >= lo && v <= hi) return AGIR_OK;
+    return AGIR_BAD(e, "vqvae: %s = %d outside [%d, %d] (hint: fix the config)", name, v, lo, hi);
+}
+
 static int check_config(const agir_vqvae_config *c, int B, int T, agir_err *e) {
-#define RANGE(v, lo, hi) \
-    if ((v) < (lo) || (v) > (hi)) return AGIR_BAD(e, "vqvae: " #v " = %d outside [%d, %d] (hint: fix the config)", (v), (lo), (hi))
-    RANGE(c->in_dim, 1, 1 << 16);
-    RANGE(c->width, 1, 1 << 14);
-    RANGE(c->depth, 0, 64);
-    RANGE(c->dilation_growth, 1, 64);
-    RANGE(c->down, 0, 8);
-    RANGE(c->n_codes, 1, 1 << 20);
-    RANGE(c->code_dim, 1, 1 << 14);
-    RANGE(B, 1, 1 << 20);
-    RANGE(T, 1, 1 << 20);
-#undef RANGE
+    AGIR_TRY(range("in_dim", c->in_dim, 1, 1 << 16, e));
+    AGIR_TRY(range("width", c->width, 1, 1 << 14, e));
+    AGIR_TRY(range("depth", c->depth, 0, 64, e));
+    AGIR_TRY(range("dilation_growth", c->dilation_growth, 1, 64, e));
+    AGIR_TRY(range("down", c->down, 0, 8, e));
+    AGIR_TRY(range("n_codes", c->n_codes, 1, 1 << 20, e));
+    AGIR_TRY(range("code_dim", c->code_dim, 1, 1 << 14, e));
+    AGIR_TRY(range("batch", B, 1, 1 << 20, e));
+    AGIR_TRY(range("window", T, 1, 1 << 20, e));
+    // Row counts (B·T) are BLAS ints.
+    if ((long long)B * T > 1 << 28)
+        return AGIR_BAD(e, "vqvae: batch of %d windows of %d frames is too large (hint: use smaller batches)", B, T);
     if (T % (1 << c->down))
         return AGIR_BAD(e, "vqvae: window of %d frames is not a multiple of 2^down = %d (hint: change the window)", T,
                         1 << c->down);
@@ -59,7 +64,8 @@ static int check_config(const agir_vqvae_config *c, int B, int T, agir_err *e) {
     return AGIR_OK;
 }
 
-// Builds the layer list (with NULL buffers) into L, returning the count; L may be NULL to count.
+// Appends layers to L (or only counts them while L is NULL), tracking the running shape and the
+// parameter offsets; buffers are allocated afterwards.
 typedef struct builder {
     struct agir_vq_layer *L;
     int n, B, T, C;  // running time length and channels
@@ -90,7 +96,8 @@ static void push(builder *b, struct agir_vq_layer l) {
 }
 
 static void conv(builder *b, int C_out, int K, int stride, int pad) {
-    push(b, (struct agir_vq_layer){.kind = L_CONV, .conv = {.C_out = C_out, .K = K, .stride = stride, .dilation = 1, .pad = pad}});
+    agir_conv1d_shape s = {.C_out = C_out, .K = K, .stride = stride, .dilation = 1, .pad = pad};
+    push(b, (struct agir_vq_layer){.kind = L_CONV, .conv = s});
 }
 static void relu(builder *b) { push(b, (struct agir_vq_layer){.kind = L_RELU}); }
 static void resnet(builder *b, const agir_vqvae_config *c) {
@@ -168,7 +175,8 @@ static void init_params(agir_vqvae *m, uint64_t seed) {
         struct agir_vq_layer *l = &m->layers[i];
         if (l->kind != L_CONV && l->kind != L_RES) continue;
         const agir_conv1d_shape *s = &l->conv;
-        init_conv(m->params + l->w, (size_t)s->C_out * s->K * s->C_in, s->C_out, s->K * s->C_in, &root, 2 * (uint64_t)i);
+        init_conv(m->params + l->w, (size_t)s->C_out * s->K * s->C_in, s->C_out, s->K * s->C_in, &root,
+                  2 * (uint64_t)i);
         if (l->kind == L_RES)
             init_conv(m->params + l->w2, (size_t)s->C_out * s->C_out, s->C_out, s->C_out, &root, 2 * (uint64_t)i + 1);
     }

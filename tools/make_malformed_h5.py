@@ -5,7 +5,9 @@
 
 Needs h5py (Debian: python3-h5py). Each case starts from a tiny valid dataset (2 sequences, 4
 frames) and breaks one rule of docs/dataset_format.md. Strings are fixed-length and datasets
-contiguous, so no global heaps or chunk indexes bloat the files (each stays well under 20 KB).
+contiguous unless a case needs chunks, so the files stay small (each well under 20 KB). The
+layout cases patch layout-message or chunk-index bytes after writing, since h5py cannot write
+them wrong; each patch must match exactly once.
 The files are committed; rerun this script only when the format changes, then run the
 malformed suite (ctest -R malformed_h5) to check every case still fails for its reason.
 """
@@ -128,6 +130,7 @@ def compact_frames(f):
     del f["frames"]
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     dcpl.set_layout(h5py.h5d.COMPACT)
+    dcpl.set_obj_track_times(False)  # byte-stable output, as h5py does for its own datasets
     space = h5py.h5s.create_simple(data.shape)
     h5py.h5d.create(f.id, b"frames", h5py.h5t.IEEE_F32LE, space, dcpl=dcpl).write(h5py.h5s.ALL, h5py.h5s.ALL, data)
 
@@ -211,6 +214,18 @@ def main():
                 lambda off, size, chunk, n: struct.pack("<BBQQ", 3, 1, off, size + 64))
     layout_case(out, "compact_short.h5", compact_frames,
                 lambda *_: struct.pack("<BBH", 3, 0, 816), lambda *_: struct.pack("<BBH", 3, 0, 800))
+
+    # A root attribute message (version 1: version, reserved, name/datatype/dataspace sizes, then
+    # the name; IV.A.2.m) whose datatype size runs past it: libhdf5 would read past its buffer.
+    path = os.path.join(out, "attr_size_lie.h5")
+    write(path, columns())
+    with open(path, "rb") as f:
+        data = f.read()
+    at = data.find(b"version\x00") - 8
+    if at < 0 or data[at:at + 4] != b"\x01\x00\x08\x00":
+        sys.exit("make_malformed_h5: attr_size_lie.h5: no version-1 attribute message for 'version'")
+    with open(path, "wb") as f:
+        f.write(data[:at + 4] + struct.pack("<H", 0x7fff) + data[at + 6:])
 
     # Byte-level damage.
     good = os.path.join(out, "truncated.h5")

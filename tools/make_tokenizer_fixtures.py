@@ -229,6 +229,15 @@ def main():
             write_gguf(tok, name, os.path.join(out, name + ".gguf"))
         ids = [tok.encode(s, add_special_tokens=False).ids for s in CORPUS]
         exp = {"ids": ids, "decoded": [tok.decode(i, skip_special_tokens=False) for i in ids]}
+        if name == "smollm":  # a Split regex with empty matches ("x*"): each one ends a piece in HF
+            pre = {"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": "x*"}, "behavior": "Isolated", "invert": False},
+                {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}
+            data = json.loads(tok.to_str())
+            data["pre_tokenizer"] = pre
+            probe = "abxxc x\u00e9x the walk"
+            exp["empty_match"] = {"pre_tokenizer": pre, "text": probe, "ids": Tokenizer.from_str(
+                json.dumps(data)).encode(probe, add_special_tokens=False).ids}
         if name in ("smollm", "spm"):  # motion-token extension, K = 16
             k = 16
             n0 = tok.get_vocab_size(with_added_tokens=True)

@@ -12,6 +12,7 @@ packages=(
   libhdf5-dev hdf5-tools                      # gait and token stores
   libinih-dev libcjson-dev libpcre2-dev       # configs, JSON, tokenizer regex
   libssl-dev                                  # SHA-256 of checkpoint files (libcrypto)
+  zlib1g-dev                                  # checking deflated HDF5 chunks before libhdf5 reads them
   libopenblas-dev libopenmpi-dev openmpi-bin  # CPU GEMM, data parallelism
   libcmocka-dev                               # unit tests
   libcairo2-dev                               # plots

@@ -19,7 +19,9 @@
 // free-space object); with them, 300 s (38k raw inputs) found no crash, and later runs a leak
 // inside libhdf5 (suppressed below) and, after 10 minutes, an out-of-bounds copy in
 // H5D__select_read from a chunk whose extent was mutated past the data it holds (fixed by the
-// layout checks before every read, datasets/h5util.c). Structured inputs cannot set all of flags
+// layout checks before every read, datasets/h5util.c); the next 300 s a use-after-free in
+// H5Aexists_by_name on a corrupt root attribute message (fixed by checking the root group's
+// attribute messages before the first lookup). Structured inputs cannot set all of flags
 // bits 4..7 at once (that first byte selects this mode).
 #include <math.h>
 #include <stdint.h>

@@ -917,6 +917,26 @@ static void test_bad_layout(void **state) {
     expect_bad(p, "/sequences/offset: its data lies past the end of the file", NULL);
 }
 
+// A root attribute message whose datatype size runs past it: libhdf5 1.10 would read past its
+// buffer when looking up any root attribute (found by tests/fuzz/fuzz_gait_h5.c). Attribute
+// message version 1 (HDF5 File Format Specification 3.0, IV.A.2.m): version, reserved, name
+// size, datatype size, dataspace size, then the name padded to 8 bytes.
+static void test_bad_root_attr(void **state) {
+    (void)state;
+    char p[512];
+    fresh(p, sizeof p);
+    static const unsigned char was[4] = {1, 0, 8, 0};  // version 1, name of 8 bytes
+    size_t len, at = SIZE_MAX;
+    unsigned char *b = slurp(p, &len);
+    for (size_t i = 0; i + 14 <= len; i++)  // header with unknown type/space sizes, then the name
+        if (!memcmp(b + i, was, sizeof was) && !memcmp(b + i + 8, "version", 8)) at = i;
+    free(b);
+    assert_true(at != SIZE_MAX);
+    static const unsigned char huge[2] = {0xff, 0x7f};
+    pwrite_at(p, at + 4, huge, 2);
+    expect_bad(p, "/: an attribute message's parts run past it", NULL);
+}
+
 // Valid deflated chunks of every block type must pass the inflated-length check: level 0 writes
 // stored blocks, and short or random data gets fixed Huffman blocks rather than dynamic ones;
 // with fletcher32 after deflate and without shuffle too.
@@ -1025,7 +1045,7 @@ int main(void) {
         cmocka_unit_test(test_bad_ground_truth),  cmocka_unit_test(test_bad_storage),
         cmocka_unit_test(test_bad_bytes),         cmocka_unit_test(test_bad_heap),
         cmocka_unit_test(test_userblock),        cmocka_unit_test(test_bad_layout),
-        cmocka_unit_test(test_deflate_kinds),
+        cmocka_unit_test(test_deflate_kinds),     cmocka_unit_test(test_bad_root_attr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,6 +161,28 @@ static void bytes_round_trip(void **state) {
     agir_tok_free(t);
 }
 
+// A Split regex that matches empty strings ("x*") ends a piece at each empty match, as in HF.
+static void empty_regex_matches(void **state) {
+    (void)state;
+    cJSON *exp = load_json("tests/fixtures/tokenizer/smollm.expected.json");
+    const cJSON *em = cJSON_GetObjectItem(exp, "empty_match");
+    cJSON *tj = load_json("tests/fixtures/tokenizer/smollm.json");
+    cJSON_ReplaceItemInObject(tj, "pre_tokenizer", cJSON_Duplicate(cJSON_GetObjectItem(em, "pre_tokenizer"), 1));
+    char *text = cJSON_PrintUnformatted(tj);
+    agir_tok *t = NULL;
+    agir_err e = {0};
+    assert_int_equal(agir_tok_parse_json(&t, text, strlen(text), "empty_match.json", &e), 0);
+    const char *probe = cJSON_GetObjectItem(em, "text")->valuestring;
+    agir_ids got = {0};
+    assert_int_equal(agir_tok_encode(t, probe, strlen(probe), &got, &e), 0);
+    expect_ids(&got, cJSON_GetObjectItem(em, "ids"), "x* split");
+    agir_ids_free(&got);
+    agir_tok_free(t);
+    free(text);
+    cJSON_Delete(tj);
+    cJSON_Delete(exp);
+}
+
 static void bad_inputs(void **state) {
     (void)state;
     agir_tok *t = load_tok("gpt2");
@@ -190,6 +212,7 @@ int main(void) {
         cmocka_unit_test(qwen2),         cmocka_unit_test(spm_metaspace), cmocka_unit_test(spm_legacy),
         cmocka_unit_test(motion_byte_level), cmocka_unit_test(motion_spm), cmocka_unit_test(bytes_round_trip),
         cmocka_unit_test(bad_inputs),    cmocka_unit_test(smollm_gguf),  cmocka_unit_test(qwen2_gguf),
+        cmocka_unit_test(empty_regex_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

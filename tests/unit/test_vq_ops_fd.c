@@ -69,7 +69,8 @@ static void check_grad(const char *what, float *p, size_t n, const float *grad, 
         }
         if (err / tol > worst) worst = err / tol;
         if (err > worst_abs) worst_abs = err;
-        if (err >= tol) fail_msg("%s[%zu]: analytic %.7g, finite difference %.7g (error %.3g)", what, i, grad[i], fd, err);
+        if (err >= tol)
+            fail_msg("%s[%zu]: analytic %.7g, finite difference %.7g (error %.3g)", what, i, grad[i], fd, err);
     }
     printf("  %-28s %5zu values, max |error| %.3g (%.2f of tolerance), %zu retried with h/8\n", what, n, worst_abs,
            worst, retried);
@@ -294,7 +295,8 @@ static double model_loss(void *arg) {
 static void whole_model_straight_through(void **state) {
     (void)state;
     agir_vqvae_config cfg = {.in_dim = 5, .width = 6, .depth = 2, .dilation_growth = 2, .down = 2, .n_codes = 8,
-                             .code_dim = 4, .mu = 0.99f, .commit = 0.02f, .w_joint = 0.5f, .joint_c0 = 1, .joint_c1 = 4};
+                             .code_dim = 4, .mu = 0.99f, .commit = 0.02f, .w_joint = 0.5f,
+                             .joint_c0 = 1, .joint_c1 = 4};
     int B = 2, T = 8;
     model_case k;
     agir_ctx c = cpu();

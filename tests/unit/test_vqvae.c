@@ -1,7 +1,10 @@
 // The VQ-VAE model and quantizer: shapes and parameter count of T2M-GPT's configuration, the
 // quantizer's assignment, statistics and EMA update against hand-computed examples, dead-code reset,
-// perplexity and usage, loss values, and config validation.
+// perplexity and usage, loss values, config validation, and results that do not depend on the
+// thread counts of OpenMP and OpenBLAS.
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +244,54 @@ static void loss_values_by_hand(void **state) {
     assert_close(l, 0, 0);
 }
 
+// One training step's outputs, gradients and codebook with the given thread counts.
+static void step_with_threads(int threads, float *out, float *grads, float *codebook) {
+    // Activations of 32·32·128 values: above the element-wise ops' threading threshold.
+    agir_vqvae_config cfg = {.in_dim = 7, .width = 128, .depth = 3, .dilation_growth = 3, .down = 2, .n_codes = 32,
+                             .code_dim = 16, .mu = 0.99f, .commit = 0.02f, .w_joint = 0.5f,
+                             .joint_c0 = 1, .joint_c1 = 5};
+    int B = 32, T = 32;
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    agir_vqvae m;
+    agir_err e = {0};
+    agir_ctx c = cpu();
+    assert_int_equal(agir_vqvae_init(&m, &cfg, B, T, 9, &e), AGIR_OK);
+    assert_true(m.n_params <= 1 << 21);
+    size_t nx = (size_t)B * T * cfg.in_dim;
+    float *x = malloc(nx * sizeof(float));
+    assert_non_null(x);
+    agir_rng r;
+    agir_rng_init(&r, 8, 1);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)agir_rng_normal(&r);
+    assert_int_equal(agir_vqvae_encode(&c, &m, x, &e), AGIR_OK);
+    assert_int_equal(agir_vqvae_quantize(&c, &m, 1, &r, NULL, &e), AGIR_OK);
+    assert_int_equal(agir_vqvae_decode(&c, &m, m.zq, &e), AGIR_OK);
+    assert_int_equal(agir_vqvae_backward(&c, &m, x, NULL, &e), AGIR_OK);
+    memcpy(out, m.out, nx * sizeof(float));
+    memcpy(grads, m.grads, m.n_params * sizeof(float));
+    memcpy(codebook, m.codebook, (size_t)cfg.n_codes * cfg.code_dim * sizeof(float));
+    free(x);
+    agir_vqvae_free(&m);
+}
+
+static void same_results_for_any_thread_count(void **state) {
+    (void)state;
+    enum { NX = 32 * 32 * 7, NP = 1 << 21, NC = 32 * 16 };
+    int omp0 = omp_get_max_threads(), blas0 = openblas_get_num_threads();
+    float *a = calloc(NX + NP + NC, sizeof(float)), *b = calloc(NX + NP + NC, sizeof(float));
+    assert_non_null(a);
+    assert_non_null(b);
+    step_with_threads(1, a, a + NX, a + NX + NP);
+    step_with_threads(3, b, b + NX, b + NX + NP);
+    omp_set_num_threads(omp0);
+    openblas_set_num_threads(blas0);
+    assert_memory_equal(a, b, sizeof(float) * NX);
+    assert_memory_equal(a + NX, b + NX, sizeof(float) * NP);
+    assert_memory_equal(a + NX + NP, b + NX + NP, sizeof(float) * NC);
+    free(a), free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t2m_shapes_and_parameter_count),
@@ -251,6 +302,7 @@ int main(void) {
         cmocka_unit_test(codebook_init_and_reset_in_training),
         cmocka_unit_test(perplexity_and_usage),
         cmocka_unit_test(loss_values_by_hand),
+        cmocka_unit_test(same_results_for_any_thread_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
