@@ -3,7 +3,7 @@
 AGIR_COMMAND(config, "config", "--explain FILE [--set section.key=value ...]", "explain every key of a job's configuration")
 AGIR_COMMAND(import, "import", "bmclab ROOT --meta META.csv --out OUT.h5 [--annotations JSON] [--fps F] [--up auto|y|z] | annotations JSON (DATA.h5 --out OUT.h5 | --check) | c3d FILE.c3d", "import BMCLab C3D walks or AGIR rationales; summarise a C3D file")
 AGIR_COMMAND(synth, "synth", "CONFIG [--set section.key=value ...]", "generate the synthetic Parkinsonian gait dataset")
-AGIR_COMMAND(info, "info", "DATA.h5 [--json]", "summarise a gait dataset (validates it fully)")
+AGIR_COMMAND(info, "info", "DATA.h5|TOKENS.h5 [--json]", "summarise a gait dataset or a token store (validates it fully)")
 AGIR_COMMAND(plot, "plot", "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] | features DATA.h5 [--out F.png]", "draw gait pictures (skeleton contact sheet, feature distributions) as PNG")
 AGIR_COMMAND(features, "features", "DATA.h5 [--csv OUT.csv] [--jsonl OUT.jsonl] [--out DIR] [--skip-invalid] [--quiet]", "clinical gait parameters of every walk (CSV, JSONL) and a per-score summary")
 AGIR_COMMAND(describe, "describe", "DATA.h5 (--out OUT.h5 | --print N) [--seed N] [--overwrite-text] [--skip-invalid] [--quiet]", "write each walk's description and rationale from its measured gait features")
