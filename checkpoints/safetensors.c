@@ -7,6 +7,7 @@
 
 #include <cJSON.h>
 
+#include "core/json.h"
 #include "core/utf8.h"
 
 // safetensors dtype names of the types AGIR computes with (element sizes: agir_dtype_bytes).
@@ -44,32 +45,6 @@ void agir_st_shape_str(const agir_tensor_view *v, char *out, size_t outsz) {
     if (k < outsz) snprintf(out + k, outsz - k, "]");
 }
 
-// A string from the file, made printable and short for a one-line message.
-typedef struct shown {
-    char s[96];
-} shown;
-
-static shown show(const char *p) {
-    shown o;
-    size_t k = 0;
-    for (; *p && k + 5 < 72; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch >= 32 && ch < 127) o.s[k++] = (char)ch;
-        else k += (size_t)snprintf(o.s + k, sizeof o.s - k, "\\x%02x", ch);
-    }
-    snprintf(o.s + k, sizeof o.s - k, "%s", *p ? "..." : "");
-    return o;
-}
-
-static const char *json_kind(const cJSON *v) {
-    if (cJSON_IsObject(v)) return "an object";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    return "a string";
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 // Repeated names among n strings (tensor names or metadata keys), by sorting copies of the pointers.
@@ -81,7 +56,7 @@ static int check_unique(const char **s, int64_t n, const char *path, const char 
     qsort(k, (size_t)n, sizeof *k, cmp_str);
     int rc = AGIR_OK;
     for (int64_t i = 1; i < n && !rc; i++)
-        if (!strcmp(k[i], k[i - 1])) rc = AGIR_BAD(e, "%s: %s '%s' appears more than once", path, what, show(k[i]).s);
+        if (!strcmp(k[i], k[i - 1])) rc = AGIR_BAD(e, "%s: %s '%s' appears more than once", path, what, agir_show(k[i]).s);
     free(k);
     return rc;
 }
@@ -119,7 +94,7 @@ static int check_header_text(const char *h, size_t n, const char *name, agir_err
 // A non-negative integer below 2^53 from a JSON number; what: "dimension 2 of tensor 'x'".
 static int json_uint(const cJSON *v, const char *name, const char *what, uint64_t *out, agir_err *e) {
     if (!cJSON_IsNumber(v))
-        return AGIR_BAD(e, "%s: %s is %s, not an integer (hint: the header is corrupt)", name, what, json_kind(v));
+        return AGIR_BAD(e, "%s: %s is %s, not an integer (hint: the header is corrupt)", name, what, agir_json_kind(v));
     double d = v->valuedouble;
     if (d < 0) return AGIR_BAD(e, "%s: %s is negative (%g) (hint: the header is corrupt)", name, what, d);
     if (d >= ST_INT_LIMIT) return AGIR_BAD(e, "%s: %s is %g, too large (hint: the header is corrupt)", name, what, d);
@@ -142,7 +117,7 @@ typedef struct st_entry {
 static int parse_dtype(const cJSON *v, const char *name, const char *tn, agir_dtype *dt, agir_err *e) {
     if (!cJSON_IsString(v))
         return AGIR_BAD(e, "%s: tensor '%s': dtype is %s, not a string (hint: the header is corrupt)", name, tn,
-                        json_kind(v));
+                        agir_json_kind(v));
     for (int i = 0; i < N_ST_TYPES; i++)
         if (!strcmp(v->valuestring, st_types[i].name)) {
             *dt = st_types[i].dt;
@@ -153,13 +128,13 @@ static int parse_dtype(const cJSON *v, const char *name, const char *tn, agir_dt
             return AGIR_BAD(e, "%s: tensor '%s': dtype %s is not supported by AGIR (hint: convert the file to one of "
                             ST_TYPE_LIST ")", name, tn, v->valuestring);
     return AGIR_BAD(e, "%s: tensor '%s': unknown dtype '%s' (hint: safetensors dtypes AGIR reads are " ST_TYPE_LIST ")",
-                    name, tn, show(v->valuestring).s);
+                    name, tn, agir_show(v->valuestring).s);
 }
 
 static int parse_shape(const cJSON *v, const char *name, const char *tn, st_entry *t, agir_err *e) {
     if (!cJSON_IsArray(v))
         return AGIR_BAD(e, "%s: tensor '%s': shape is %s, not an array of integers (hint: the header is corrupt)",
-                        name, tn, json_kind(v));
+                        name, tn, agir_json_kind(v));
     int nd = cJSON_GetArraySize(v);
     if (nd > AGIR_MAX_DIMS)
         return AGIR_BAD(e, "%s: tensor '%s': shape has %d dimensions, more than the %d AGIR supports", name, tn, nd,
@@ -189,11 +164,11 @@ static int parse_offsets(const cJSON *v, const char *name, const char *tn, st_en
 // {"dtype": ..., "shape": [...], "data_offsets": [b, e]}; other fields are ignored as the reference
 // does, repeated ones refused.
 static int parse_entry(const cJSON *it, const char *name, st_entry *t, agir_err *e) {
-    shown sn = show(it->string);
+    agir_shown sn = agir_show(it->string);
     const char *tn = sn.s;
     if (!cJSON_IsObject(it))
         return AGIR_BAD(e, "%s: tensor '%s' is %s, not an object with dtype, shape and data_offsets", name, tn,
-                        json_kind(it));
+                        agir_json_kind(it));
     static const char *const fields[3] = {"dtype", "shape", "data_offsets"};
     const cJSON *f[3] = {NULL, NULL, NULL};
     for (const cJSON *c = it->child; c; c = c->next)
@@ -213,14 +188,14 @@ static int parse_entry(const cJSON *it, const char *name, st_entry *t, agir_err 
 static int parse_metadata(const cJSON *m, const char *name, agir_st_file *f, agir_err *e) {
     if (cJSON_IsNull(m)) return AGIR_OK;
     if (!cJSON_IsObject(m))
-        return AGIR_BAD(e, "%s: __metadata__ is %s, not an object of strings", name, json_kind(m));
+        return AGIR_BAD(e, "%s: __metadata__ is %s, not an object of strings", name, agir_json_kind(m));
     int64_t k = cJSON_GetArraySize(m);
     f->meta = calloc(k ? (size_t)k : 1, sizeof *f->meta);
     if (!f->meta) return AGIR_BUG(e, "out of memory for %lld metadata entries", (long long)k);
     for (const cJSON *c = m->child; c; c = c->next) {
         if (!cJSON_IsString(c))
             return AGIR_BAD(e, "%s: __metadata__ key '%s' is %s, not a string (hint: metadata is a flat "
-                            "string-to-string map)", name, show(c->string).s, json_kind(c));
+                            "string-to-string map)", name, agir_show(c->string).s, agir_json_kind(c));
         agir_st_kv *kv = &f->meta[f->n_meta++];
         kv->key = strdup(c->string);
         kv->value = strdup(c->valuestring);
@@ -247,7 +222,7 @@ static int check_layout(st_entry *t, int64_t n, const char *name, uint64_t *end,
     if (n) qsort(t, (size_t)n, sizeof *t, cmp_entry);
     uint64_t at = 0;
     for (int64_t i = 0; i < n; i++) {
-        shown sn = show(t[i].name);
+        agir_shown sn = agir_show(t[i].name);
         const char *tn = sn.s;
         if (t[i].end < t[i].begin)
             return AGIR_BAD(e, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", name, tn,
@@ -308,7 +283,7 @@ static int build_views(const st_entry *t, int64_t n, const unsigned char *buf, c
     for (int64_t i = 1; i < n; i++)
         if (!strcmp(f->t[f->by_name[i]].name, f->t[f->by_name[i - 1]].name))
             return AGIR_BAD(e, "%s: tensor name '%s' appears more than once in the header (hint: the file is corrupt "
-                            "or was not written by a safetensors writer)", name, show(f->t[f->by_name[i]].name).s);
+                            "or was not written by a safetensors writer)", name, agir_show(f->t[f->by_name[i]].name).s);
     return AGIR_OK;
 }
 
@@ -316,7 +291,7 @@ static int parse_root(const cJSON *root, const unsigned char *data, size_t size,
                       agir_err *e) {
     if (!cJSON_IsObject(root))
         return AGIR_BAD(e, "%s: header is %s, not a JSON object of tensors (hint: not a safetensors file)", name,
-                        json_kind(root));
+                        agir_json_kind(root));
     int64_t k = cJSON_GetArraySize(root);
     st_entry *t = calloc(k ? (size_t)k : 1, sizeof *t);
     if (!t) return AGIR_BUG(e, "out of memory for %lld header entries", (long long)k);
@@ -444,7 +419,7 @@ static int check_text_arg(const char *s, const char *path, const char *what, agi
     if (!s) return AGIR_BUG(e, "%s: %s is NULL", path, what);
     if (!agir_utf8_valid(s, strlen(s)))
         return AGIR_BAD(e, "%s: %s '%s' is not valid UTF-8 (hint: names and metadata must be UTF-8)", path, what,
-                        show(s).s);
+                        agir_show(s).s);
     return AGIR_OK;
 }
 
@@ -455,7 +430,7 @@ static int check_tensor_arg(const agir_tensor_view *v, const char *path, agir_er
     const char *dn = agir_st_dtype_name(v->dtype);
     if (!dn)
         return AGIR_BAD(e, "%s: tensor '%s': type %s cannot be stored in safetensors (hint: convert to one of "
-                        ST_TYPE_LIST ")", path, show(v->name).s,
+                        ST_TYPE_LIST ")", path, agir_show(v->name).s,
                         agir_dtype_name(v->dtype) ? agir_dtype_name(v->dtype) : "?");
     if (v->ndim < 0 || v->ndim > AGIR_MAX_DIMS)
         return AGIR_BUG(e, "%s: tensor '%s' has %d dimensions", path, v->name, v->ndim);

@@ -9,6 +9,7 @@
 #include <cJSON.h>
 
 #include "core/fsio.h"
+#include "core/json.h"
 #include "core/utf8.h"
 
 int agir_annot_key_ok(const char *k) {
@@ -27,39 +28,14 @@ int agir_annot_key_ok(const char *k) {
     return *k == '\0';
 }
 
-// A string from the file, shown safely in a one-line message (escaped, bounded).
-typedef struct shown {
-    char s[80];
-} shown;
-
-static shown show(const char *p) {
-    shown o;
-    size_t k = 0;
-    for (; *p && k + 5 < 64; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch >= 32 && ch < 127) o.s[k++] = (char)ch;
-        else k += (size_t)snprintf(o.s + k, sizeof o.s - k, "\\x%02x", ch);
-    }
-    snprintf(o.s + k, sizeof o.s - k, "%s", *p ? "..." : "");
-    return o;
-}
-
-static const char *json_kind(const cJSON *v) {
-    if (cJSON_IsObject(v)) return "an object";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    return "a string";
-}
 
 static int check_entry(const cJSON *it, const char *name, agir_err *e) {
     const char *key = it->string;
     if (!agir_annot_key_ok(key))
         return AGIR_BAD(e, "%s: key '%s' is not a sequence id like SUB01_off_walk_1 (hint: keys must match "
-                        "SUBxx_on|off_walk_N)", name, show(key).s);
+                        "SUBxx_on|off_walk_N)", name, agir_show(key).s);
     if (!cJSON_IsString(it) || !it->valuestring)
-        return AGIR_BAD(e, "%s: key '%s': value is %s, not a rationale string", name, key, json_kind(it));
+        return AGIR_BAD(e, "%s: key '%s': value is %s, not a rationale string", name, key, agir_json_kind(it));
     const char *v = it->valuestring;
     while (isspace((unsigned char)*v)) v++;
     if (!*v) return AGIR_BAD(e, "%s: key '%s': the rationale is empty (hint: delete the entry instead)", name, key);
@@ -145,7 +121,7 @@ int agir_annot_parse(const char *text, size_t len, const char *name, agir_annot 
     int rc;
     if (!root) rc = syntax_error(z, end, name, e);
     else if (!cJSON_IsObject(root))
-        rc = AGIR_BAD(e, "%s: the top level is %s, not an object of sequence id -> rationale", name, json_kind(root));
+        rc = AGIR_BAD(e, "%s: the top level is %s, not an object of sequence id -> rationale", name, agir_json_kind(root));
     else rc = collect(root, name, a, e);
     cJSON_Delete(root);
     free(z);
