@@ -31,6 +31,7 @@
 
 #include "datasets/gait.h"
 #include "datasets/h5util.h"
+#include "fuzz_util.h"
 
 enum {
     F_FORMAT = 1 << 0,     // wrong format attribute
@@ -62,23 +63,6 @@ enum {
 
 enum { MAX_SEQ = 6, MAX_LEN = 8, MAX_GT = 3, MAX_STR = 12 };
 
-typedef struct src {
-    const uint8_t *p;
-    size_t n;
-} src;
-
-static uint8_t u8(src *s) {
-    if (!s->n) return 0;
-    s->n--;
-    return *s->p++;
-}
-
-// A short string from the input: length byte % (MAX_STR + 1), then raw bytes.
-static void take_str(src *s, char *out) {
-    int n = u8(s) % (MAX_STR + 1);
-    for (int i = 0; i < n; i++) out[i] = (char)(u8(s) | 1);  // no NUL inside
-    out[n] = '\0';
-}
 
 // The dataset the harness means to write, before faults in the HDF5 objects themselves.
 typedef struct plan {
@@ -92,33 +76,33 @@ typedef struct plan {
     float gt[MAX_SEQ * MAX_GT];
 } plan;
 
-static void decode(src *s, plan *p) {
+static void decode(fuzz_src *s, plan *p) {
     memset(p, 0, sizeof *p);
-    p->flags = (uint32_t)u8(s) | (uint32_t)u8(s) << 8 | (uint32_t)u8(s) << 16;
-    p->n_seq = u8(s) % (MAX_SEQ + 1);
-    p->n_gt = u8(s) % (MAX_GT + 1);
+    p->flags = (uint32_t)fuzz_u8(s) | (uint32_t)fuzz_u8(s) << 8 | (uint32_t)fuzz_u8(s) << 16;
+    p->n_seq = fuzz_u8(s) % (MAX_SEQ + 1);
+    p->n_gt = fuzz_u8(s) % (MAX_GT + 1);
     static const float fps_table[8] = {20, 150, 30, 0, -1, NAN, INFINITY, 1e-30f};
     for (int i = 0; i < p->n_seq; i++) {
         if (p->flags & F_IDS)
-            take_str(s, p->id[i]);
+            fuzz_take_str(s, p->id[i], MAX_STR);
         else
             snprintf(p->id[i], sizeof p->id[i], "s%d", i);
-        if (p->flags & F_TEXT) take_str(s, p->text[i]);
-        p->length[i] = 1 + u8(s) % MAX_LEN;
+        if (p->flags & F_TEXT) fuzz_take_str(s, p->text[i], MAX_STR);
+        p->length[i] = 1 + fuzz_u8(s) % MAX_LEN;
         p->offset[i] = p->n_frames;
         p->n_frames += (int)p->length[i];
         if (p->flags & F_SLICES) {
-            p->offset[i] = (int8_t)u8(s);
-            p->length[i] = (int8_t)u8(s);
+            p->offset[i] = (int8_t)fuzz_u8(s);
+            p->length[i] = (int8_t)fuzz_u8(s);
         }
-        p->med[i] = (p->flags & F_CODES) ? (int8_t)u8(s) : (int8_t)(u8(s) % 3 - 1);
-        p->score[i] = (p->flags & F_CODES) ? (int8_t)u8(s) : (int8_t)(u8(s) % 6 - 1);
-        p->fps[i] = (p->flags & F_FPS) ? fps_table[u8(s) % 8] : fps_table[u8(s) % 3];
+        p->med[i] = (p->flags & F_CODES) ? (int8_t)fuzz_u8(s) : (int8_t)(fuzz_u8(s) % 3 - 1);
+        p->score[i] = (p->flags & F_CODES) ? (int8_t)fuzz_u8(s) : (int8_t)(fuzz_u8(s) % 6 - 1);
+        p->fps[i] = (p->flags & F_FPS) ? fps_table[fuzz_u8(s) % 8] : fps_table[fuzz_u8(s) % 3];
     }
-    for (int i = 0; i < p->n_frames * H36M_J * 3; i += 7) p->frames[i] = (float)(int8_t)u8(s) / 16.0f;
-    if ((p->flags & F_NONFINITE) && p->n_frames) p->frames[u8(s) % (p->n_frames * H36M_J * 3)] = (u8(s) & 1) ? NAN : -INFINITY;
-    for (int i = 0; i < p->n_seq * p->n_gt; i++) p->gt[i] = (u8(s) & 3) == 3 ? NAN : (float)u8(s);
-    if ((p->flags & F_GT_INF) && p->n_seq && p->n_gt) p->gt[u8(s) % (p->n_seq * p->n_gt)] = INFINITY;
+    for (int i = 0; i < p->n_frames * H36M_J * 3; i += 7) p->frames[i] = (float)(int8_t)fuzz_u8(s) / 16.0f;
+    if ((p->flags & F_NONFINITE) && p->n_frames) p->frames[fuzz_u8(s) % (p->n_frames * H36M_J * 3)] = (fuzz_u8(s) & 1) ? NAN : -INFINITY;
+    for (int i = 0; i < p->n_seq * p->n_gt; i++) p->gt[i] = (fuzz_u8(s) & 3) == 3 ? NAN : (float)fuzz_u8(s);
+    if ((p->flags & F_GT_INF) && p->n_seq && p->n_gt) p->gt[fuzz_u8(s) % (p->n_seq * p->n_gt)] = INFINITY;
 }
 
 // ---- writing the plan -----------------------------------------------------------------------
@@ -149,17 +133,17 @@ static int64_t count_for(const plan *p, int col, int pick) {
     return p->n_seq ? p->n_seq - 1 : 1;
 }
 
-static int write_header(agir_h5w *w, const plan *p, src *s, agir_err *e) {
+static int write_header(agir_h5w *w, const plan *p, fuzz_src *s, agir_err *e) {
     if (!(p->flags & F_NOATTRS)) {
         AGIR_TRY(agir_h5w_attr_str(w, "/", "format", (p->flags & F_FORMAT) ? "agir-gaiT" : "agir-gait", e));
-        AGIR_TRY(agir_h5w_attr_i64(w, "/", "version", (p->flags & F_VERSION) ? (int8_t)u8(s) : 1, e));
+        AGIR_TRY(agir_h5w_attr_i64(w, "/", "version", (p->flags & F_VERSION) ? (int8_t)fuzz_u8(s) : 1, e));
         AGIR_TRY(agir_h5w_attr_str(w, "/", "skeleton", (p->flags & F_SKELETON) ? "h36m" : "h36m17", e));
     }
     const char *names[H36M_J];
     int32_t parents[H36M_J];
     for (int j = 0; j < H36M_J; j++) names[j] = agir_skel_h36m17.joint_names[j], parents[j] = agir_skel_h36m17.parents[j];
-    if (p->flags & F_JOINT) names[u8(s) % H36M_J] = "tail";
-    if (p->flags & F_PARENT) parents[u8(s) % H36M_J] = (int8_t)u8(s);
+    if (p->flags & F_JOINT) names[fuzz_u8(s) % H36M_J] = "tail";
+    if (p->flags & F_PARENT) parents[fuzz_u8(s) % H36M_J] = (int8_t)fuzz_u8(s);
     int64_t j = H36M_J;
     AGIR_TRY(agir_h5w_group(w, "/skeleton", e));
     AGIR_TRY(strings(w, p, "/skeleton/joint_names", j, names, e));
@@ -189,8 +173,8 @@ static int write_frames(agir_h5w *w, const plan *p, agir_err *e) {
     return rc;
 }
 
-static int write_sequences(agir_h5w *w, const plan *p, src *s, agir_err *e) {
-    int pick = u8(s) % 10;
+static int write_sequences(agir_h5w *w, const plan *p, fuzz_src *s, agir_err *e) {
+    int pick = fuzz_u8(s) % 10;
     const char *ids[MAX_SEQ + 1], *subj[MAX_SEQ + 1], *texts[MAX_SEQ + 1];
     for (int i = 0; i <= MAX_SEQ; i++) {
         ids[i] = i < p->n_seq ? p->id[i] : "extra";
@@ -241,8 +225,8 @@ static const char *const objects[] = {"/frames", "/sequences", "/sequences/id", 
                                       "/sequences/fps", "/skeleton", "/skeleton/parents", "/ground_truth/values"};
 
 // Link faults: replace an object (if there) by an external or soft link, or delete it.
-static void spoil_links(agir_h5w *w, const plan *p, src *s) {
-    const char *obj = objects[u8(s) % (sizeof objects / sizeof *objects)];
+static void spoil_links(agir_h5w *w, const plan *p, fuzz_src *s) {
+    const char *obj = objects[fuzz_u8(s) % (sizeof objects / sizeof *objects)];
     if (!(p->flags & (F_EXTLINK | F_SOFTLINK | F_MISSING)) || H5Lexists(w->file, obj, H5P_DEFAULT) <= 0) return;
     H5Ldelete(w->file, obj, H5P_DEFAULT);
     if (p->flags & F_EXTLINK)
@@ -251,7 +235,7 @@ static void spoil_links(agir_h5w *w, const plan *p, src *s) {
         H5Lcreate_soft("/sequences/length", w->file, obj, H5P_DEFAULT, H5P_DEFAULT);
 }
 
-static int build_image(const plan *p, src *s, void **img, size_t *len, agir_err *e) {
+static int build_image(const plan *p, fuzz_src *s, void **img, size_t *len, agir_err *e) {
     agir_h5w w;
     int rc = agir_h5w_create_mem(&w, "fuzz.h5", e);
     if (!rc) rc = write_header(&w, p, s, e);
@@ -265,15 +249,6 @@ static int build_image(const plan *p, src *s, void **img, size_t *len, agir_err 
 }
 
 // ---- oracles --------------------------------------------------------------------------------
-
-static void check_error(int rc, const agir_err *e) {
-    if (rc == AGIR_OK) return;
-    if (rc != AGIR_EINPUT || e->code != AGIR_EINPUT || !e->msg[0] || strchr(e->msg, '\n') ||
-        strncmp(e->msg, "fuzz.h5", 7)) {
-        fprintf(stderr, "bad error: rc %d: %s\n", rc, e->msg);
-        abort();
-    }
-}
 
 // Every rule an accepted dataset must satisfy, checked without the reader's code.
 static void check_accepted(const agir_gait *g) {
@@ -320,7 +295,7 @@ static void run_raw(const uint8_t *data, size_t size) {
     agir_err e = {0};
     agir_gait g;
     int rc = agir_gait_read_image(&g, data, size, "fuzz.h5", &e);
-    check_error(rc, &e);
+    fuzz_check_error(rc, &e, "fuzz.h5");
     if (!rc) check_accepted(&g);
     agir_gait_free(&g);
 }
@@ -330,7 +305,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         run_raw(data + 1, size - 1);
         return 0;
     }
-    src s = {data, size};
+    fuzz_src s = {data, size};
     plan *p = malloc(sizeof *p);
     decode(&s, p);
     void *img = NULL;
@@ -343,7 +318,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     agir_gait g;
     agir_err_clear(&e);
     int rc = agir_gait_read_image(&g, img, len, "fuzz.h5", &e);
-    check_error(rc, &e);
+    fuzz_check_error(rc, &e, "fuzz.h5");
     if (rc == AGIR_OK) check_accepted(&g);
     if (!(p->flags & FAULTS)) {
         if (rc != AGIR_OK) {

@@ -1,5 +1,4 @@
-// Helpers shared by the structured fuzz harnesses (fuzz_tokens.c; fuzz_gait_h5.c has its own
-// copies from before this header): an input cursor whose missing bytes read as 0, so every input
+// Helpers shared by the structured fuzz harnesses (fuzz_gait_h5.c, fuzz_tokens.c): an input cursor whose missing bytes read as 0, so every input
 // describes something, and the error-class oracle.
 #ifndef AGIR_FUZZ_UTIL_H
 #define AGIR_FUZZ_UTIL_H
