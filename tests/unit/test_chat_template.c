@@ -10,17 +10,6 @@
 #include "models/chat_template.h"
 #include "testutil.h"
 
-static cJSON *load_json(const char *rel) {
-    char path[4096], *text;
-    size_t n;
-    agir_err e = {0};
-    agir_test_src(rel, path, sizeof path);
-    assert_int_equal(agir_read_file(path, 1 << 24, &text, &n, &e), 0);
-    cJSON *j = cJSON_ParseWithLength(text, n);
-    free(text);
-    assert_non_null(j);
-    return j;
-}
 
 static agir_tok *load_tok(const char *name) {
     char rel[256], path[4096];
@@ -36,7 +25,7 @@ static agir_tok *load_tok(const char *name) {
 // response span per rendered assistant turn, ending with the template's end-of-turn token.
 static void matches_jinja2(void **state) {
     (void)state;
-    cJSON *j = load_json("tests/fixtures/tokenizer/chat.expected.json");
+    cJSON *j = agir_test_load_json("tests/fixtures/tokenizer/chat.expected.json");
     const cJSON *srcs = cJSON_GetObjectItem(j, "templates"), *c;
     int ncase = 0;
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases")) {

@@ -24,22 +24,8 @@ typedef struct dataset {
 
 // Synthetic walks with [synth] overrides (NULL-terminated).
 static void generate(dataset *d, const char *const *sets) {
-    const agir_key *const schema[] = {agir_run_keys, agir_synth_keys, NULL};
-    const char *all[16] = {"run.job=synth", "synth.subjects=3", "synth.walks_per_state=1", "synth.seconds=6"};
-    int n = 4;
-    while (sets && *sets && n < 16) all[n++] = *sets++;
-    agir_cfg cfg;
-    agir_err e;
-    agir_err_clear(&e);
-    int rc = agir_cfg_load(&cfg, schema, NULL, all, n, &e);
-    if (rc) print_error("%s\n", e.msg);
-    assert_int_equal(rc, AGIR_OK);
-    agir_log log;
-    agir_log_init(&log, AGIR_LOG_QUIET);
-    rc = agir_synth_generate_phases(&cfg, &d->g, &d->phase, &log, &e);
-    if (rc) print_error("%s\n", e.msg);
-    assert_int_equal(rc, AGIR_OK);
-    agir_cfg_free(&cfg);
+    static const char *const base[] = {"synth.subjects=3", "synth.walks_per_state=1", "synth.seconds=6", NULL};
+    agir_test_synth(&d->g, &d->phase, base, sets);
 }
 
 static void dataset_free(dataset *d) {

@@ -25,22 +25,8 @@ typedef struct dataset {
 
 // Generates with [synth] overrides (NULL-terminated); the walker is exact unless noise is set.
 static void generate(dataset *d, const char *const *sets) {
-    const agir_key *const schema[] = {agir_run_keys, agir_synth_keys, NULL};
-    const char *all[16] = {"run.job=synth", "synth.noise=0"};
-    int n = 2;
-    while (sets && *sets && n < 16) all[n++] = *sets++;
-    agir_cfg cfg;
-    agir_err e;
-    agir_err_clear(&e);
-    int rc = agir_cfg_load(&cfg, schema, NULL, all, n, &e);
-    if (rc) print_error("%s\n", e.msg);
-    assert_int_equal(rc, AGIR_OK);
-    agir_log log;
-    agir_log_init(&log, AGIR_LOG_QUIET);
-    rc = agir_synth_generate_phases(&cfg, &d->g, &d->phase, &log, &e);
-    if (rc) print_error("%s\n", e.msg);
-    assert_int_equal(rc, AGIR_OK);
-    agir_cfg_free(&cfg);
+    static const char *const base[] = {"synth.noise=0", NULL};
+    agir_test_synth(&d->g, &d->phase, base, sets);
 }
 
 static void dataset_free(dataset *d) {

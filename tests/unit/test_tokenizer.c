@@ -10,17 +10,6 @@
 #include "models/tokenizer.h"
 #include "testutil.h"
 
-static cJSON *load_json(const char *rel) {
-    char path[4096], *text;
-    size_t n;
-    agir_err e = {0};
-    agir_test_src(rel, path, sizeof path);
-    assert_int_equal(agir_read_file(path, 1 << 24, &text, &n, &e), 0);
-    cJSON *j = cJSON_ParseWithLength(text, n);
-    free(text);
-    assert_non_null(j);
-    return j;
-}
 
 // name: a fixture file, "smollm.json" or "smollm.gguf"; a bare name means the .json.
 static agir_tok *load_tok(const char *name) {
@@ -52,10 +41,10 @@ static void expect_ids(const agir_ids *got, const cJSON *want, const char *what)
 // Every corpus string: ids equal HF's, decode equals HF's decode, offsets rise, and for the
 // byte-level models decode(encode(s)) == s.
 static void check_corpus(const char *name, const char *file) {
-    cJSON *corpus = load_json("tests/fixtures/tokenizer/corpus.json");
+    cJSON *corpus = agir_test_load_json("tests/fixtures/tokenizer/corpus.json");
     char rel[256];
     snprintf(rel, sizeof rel, "tests/fixtures/tokenizer/%s.expected.json", name);
-    cJSON *exp = load_json(rel);
+    cJSON *exp = agir_test_load_json(rel);
     const cJSON *ids = cJSON_GetObjectItem(exp, "ids"), *dec = cJSON_GetObjectItem(exp, "decoded");
     assert_int_equal(cJSON_GetArraySize(ids), cJSON_GetArraySize(corpus));
     agir_tok *t = load_tok(file);
@@ -100,7 +89,7 @@ static void qwen2_gguf(void **state) { (void)state; check_corpus("qwen2", "qwen2
 static void check_motion(const char *name) {
     char rel[256];
     snprintf(rel, sizeof rel, "tests/fixtures/tokenizer/%s.expected.json", name);
-    cJSON *exp = load_json(rel);
+    cJSON *exp = agir_test_load_json(rel);
     const cJSON *m = cJSON_GetObjectItem(exp, "motion");
     agir_tok *t = load_tok(name);
     int32_t n0 = agir_tok_n_vocab(t), first;
@@ -164,9 +153,9 @@ static void bytes_round_trip(void **state) {
 // A Split regex that matches empty strings ("x*") ends a piece at each empty match, as in HF.
 static void empty_regex_matches(void **state) {
     (void)state;
-    cJSON *exp = load_json("tests/fixtures/tokenizer/smollm.expected.json");
+    cJSON *exp = agir_test_load_json("tests/fixtures/tokenizer/smollm.expected.json");
     const cJSON *em = cJSON_GetObjectItem(exp, "empty_match");
-    cJSON *tj = load_json("tests/fixtures/tokenizer/smollm.json");
+    cJSON *tj = agir_test_load_json("tests/fixtures/tokenizer/smollm.json");
     cJSON_ReplaceItemInObject(tj, "pre_tokenizer", cJSON_Duplicate(cJSON_GetObjectItem(em, "pre_tokenizer"), 1));
     char *text = cJSON_PrintUnformatted(tj);
     agir_tok *t = NULL;

@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
+#include "core/fsio.h"
+#include "core/run.h"
+#include "datasets/synth.h"
+
 void agir_test_tmpdir(char *out, size_t outsz) {
     const char *base = getenv("TMPDIR");
     snprintf(out, outsz, "%s/agir-test-XXXXXX", base && *base ? base : "/tmp");
@@ -28,4 +34,38 @@ void agir_test_skip(const char *why) {
     printf("SKIPPED: %s\n", why);
     fflush(stdout);
     exit(77);
+}
+
+cJSON *agir_test_load_json(const char *rel) {
+    char path[4096], *text;
+    size_t n;
+    agir_err e = {0};
+    agir_test_src(rel, path, sizeof path);
+    int rc = agir_read_file(path, 1 << 24, &text, &n, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, AGIR_OK);
+    cJSON *j = cJSON_ParseWithLength(text, n);
+    free(text);
+    assert_non_null(j);
+    return j;
+}
+
+void agir_test_synth(agir_gait *g, uint8_t **phase, const char *const *base, const char *const *sets) {
+    const agir_key *const schema[] = {agir_run_keys, agir_synth_keys, NULL};
+    const char *all[32] = {"run.job=synth"};
+    int n = 1;
+    while (base && *base && n < 32) all[n++] = *base++;
+    while (sets && *sets && n < 32) all[n++] = *sets++;
+    agir_cfg cfg;
+    agir_err e;
+    agir_err_clear(&e);
+    int rc = agir_cfg_load(&cfg, schema, NULL, all, n, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, AGIR_OK);
+    agir_log log;
+    agir_log_init(&log, AGIR_LOG_QUIET);
+    rc = agir_synth_generate_phases(&cfg, g, phase, &log, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, AGIR_OK);
+    agir_cfg_free(&cfg);
 }

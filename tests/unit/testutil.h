@@ -18,4 +18,13 @@ const char *agir_test_bin(void);
 // Exit code 77 tells ctest the test was skipped; prints why.
 void agir_test_skip(const char *why);
 
+// A JSON fixture from the source tree (fails the test when missing or unparsable).
+struct cJSON;
+struct cJSON *agir_test_load_json(const char *rel);
+
+// Synthetic walks: `sets` are --set overrides applied after `base` (both NULL-terminated lists);
+// phase receives the walker's per-frame foot phases (n_frames, 2), caller frees.
+struct agir_gait;
+void agir_test_synth(struct agir_gait *g, uint8_t **phase, const char *const *base, const char *const *sets);
+
 #endif
