@@ -431,6 +431,7 @@ static int open_groups(const agir_manifest *m, agir_ckpt *c, agir_err *e) {
         char path[4096];
         AGIR_TRY(agir_path_join(path, sizeof path, c->dir, m->name[i], e));
         snprintf(c->group[c->n_groups], AGIR_CKPT_NAME_MAX, "%.*s", (int)(k - ext), m->name[i]);
+        memcpy(c->group_sha256[c->n_groups], m->sha256[i], sizeof c->group_sha256[0]);
         AGIR_TRY(agir_st_open(path, &c->file[c->n_groups], e));
         c->n_groups++;
     }
@@ -522,6 +523,29 @@ int agir_ckpt_load_latest(const char *run_dir, const char *model_type, const agi
         return AGIR_OK;
     }
     return AGIR_BAD(e, "%s: no intact checkpoint among %d tried; newest: %s", run_dir, tried, first_msg);
+}
+
+int agir_ckpt_load_dir(const char *dir, const char *model_type, agir_ckpt *c, agir_err *e) {
+    memset(c, 0, sizeof *c);
+    char parent[4096];
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    if (n >= sizeof parent) return AGIR_BAD(e, "%.200s...: path too long", dir);
+    memcpy(parent, dir, n);
+    parent[n] = '\0';
+    char *slash = strrchr(parent, '/');
+    const char *base = slash ? slash + 1 : parent;
+    int64_t step;
+    if (!parse_ckpt_name(base, &step))
+        return AGIR_BAD(e, "%s: not a checkpoint folder (hint: give a run folder or one of its ckpt-<step> folders)",
+                        dir);
+    if (!slash) snprintf(parent, sizeof parent, ".");
+    else if (slash == parent) parent[1] = '\0';
+    else *slash = '\0';
+    int wrong_run = 0;
+    int rc = load_one(parent, step, model_type, c, &wrong_run, e);
+    if (rc) agir_ckpt_close(c);
+    return rc;
 }
 
 // ---------------------------------------------------------------------------------------------

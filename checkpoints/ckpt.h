@@ -78,6 +78,7 @@ typedef struct agir_ckpt {
     agir_ckpt_state state;
     int n_groups;
     char group[AGIR_CKPT_MAX_GROUPS][AGIR_CKPT_NAME_MAX];
+    char group_sha256[AGIR_CKPT_MAX_GROUPS][65];  // of each group's file, as the verified manifest records
     agir_st_file file[AGIR_CKPT_MAX_GROUPS];
 } agir_ckpt;
 
@@ -86,6 +87,11 @@ typedef struct agir_ckpt {
 // checkpoints none of which verify is an error; one with none at all gives found = 0.
 int agir_ckpt_load_latest(const char *run_dir, const char *model_type, const agir_log *log, agir_ckpt *c,
                           agir_err *e);
+
+// Loads one checkpoint folder (dir: ".../ckpt-<step>"), verified against its manifest like each
+// candidate of agir_ckpt_load_latest but without fallback: the user named this checkpoint. A
+// folder name of another shape, a damaged checkpoint or another model type is one AGIR_EINPUT line.
+int agir_ckpt_load_dir(const char *dir, const char *model_type, agir_ckpt *c, agir_err *e);
 
 // The tensors of group `name`, or NULL.
 const agir_st_file *agir_ckpt_group_file(const agir_ckpt *c, const char *name);

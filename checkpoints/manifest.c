@@ -105,6 +105,7 @@ static int check_file(const cJSON *f, const char *dir, const char *path, agir_ma
                         bytes, (long long)want);
     if (strcmp(hex, h->valuestring))
         return AGIR_BAD(e, "%s: SHA-256 differs from the manifest (hint: the file is corrupt)", fpath);
+    memcpy(m->sha256[m->n], hex, sizeof hex);
     snprintf(m->name[m->n++], AGIR_MANIFEST_NAME_MAX, "%s", name);
     return AGIR_OK;
 }

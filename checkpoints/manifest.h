@@ -19,6 +19,7 @@ typedef struct agir_manifest {
     int64_t step;
     int n;
     char name[AGIR_MANIFEST_MAX_FILES][AGIR_MANIFEST_NAME_MAX];  // plain file names inside the folder
+    char sha256[AGIR_MANIFEST_MAX_FILES][65];                    // their verified SHA-256 (hex)
 } agir_manifest;
 
 // SHA-256 (FIPS 180-4, through OpenSSL's EVP interface) of a whole file, as 64 lowercase hex

@@ -9,11 +9,23 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "kernels/cpu/vq_ops.h"
 #include "kernels/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+// Inside an op: returns a CUDA launcher's status. Without a CUDA backend no context can be opened on
+// AGIR_DEV_CUDA, so reaching one is a bug; the launcher call is then never compiled.
+#ifdef AGIR_HAVE_CUDA
+#define AGIR_CUDA_CALL(e, call) return (call)
+#else
+#define AGIR_CUDA_CALL(e, call) return AGIR_BUG((e), "CUDA op in a build without CUDA")
+#endif
+// Inside an op, after its checks: a CUDA context's call returns the launcher's status.
+#define AGIR_ON_CUDA(c, e, call) \
+    if ((c)->dev == AGIR_DEV_CUDA) AGIR_CUDA_CALL((e), call)
 
 // Code shared by both backends' kernels must compile for the GPU too.
 #ifdef __CUDACC__
@@ -41,6 +53,22 @@ AGIR_HD static inline float agir_adamw_elem(const agir_adamw_coef *c, float p, f
     return p * c->decay - c->step_size * mi / (sqrtf(vi) * c->inv_sqrt_bc2 + c->eps);
 }
 
+// One element of a regression loss (agir_op_loss) for the difference d = pred - target: returns the
+// value and stores its derivative in *grad. Double precision on both backends, so that the gradient
+// (scale·grad rounded once to float) is the same bits on each.
+AGIR_HD static inline double agir_loss_elem(agir_loss_kind k, double d, double *grad) {
+    if (k == AGIR_LOSS_L2) {
+        *grad = 2 * d;
+        return d * d;
+    }
+    if (fabs(d) < 1) {
+        *grad = d;
+        return 0.5 * d * d;
+    }
+    *grad = d > 0 ? 1 : -1;
+    return fabs(d) - 0.5;
+}
+
 // param16 may be NULL (fp32 AdamW); otherwise it receives bf16(param) after the update.
 void agir_cpu_adamw(const agir_adamw_coef *c, float *param, agir_bf16 *param16, const float *grad, float *m, float *v,
                     size_t n);
@@ -48,15 +76,49 @@ void agir_cpu_sum_sumsq(const float *x, size_t n, float *out);
 
 #ifdef AGIR_HAVE_CUDA
 int agir_cuda_device_count(void);
+// Fills c->scratch and c->blas (a cuBLAS handle on c->stream); close frees both.
+int agir_cuda_ctx_open(agir_ctx *c, agir_err *e);
+void agir_cuda_ctx_close(agir_ctx *c);
 int agir_cuda_alloc(size_t bytes, void **out, agir_err *e);
 void agir_cuda_free(void *p);
 // to_device: 1 host → device, 0 device → host; waits for the stream first.
 int agir_cuda_copy(void *stream, void *dst, const void *src, size_t bytes, int to_device, agir_err *e);
 int agir_cuda_sync(void *stream, agir_err *e);
+// Queued on the stream (no wait).
+int agir_cuda_zero(void *stream, void *p, size_t bytes, agir_err *e);
+int agir_cuda_copy_d2d(void *stream, void *dst, const void *src, size_t bytes, agir_err *e);
 
 int agir_cuda_adamw(const agir_ctx *ctx, const agir_adamw_coef *c, float *param, agir_bf16 *param16, const float *grad,
                     float *m, float *v, size_t n, agir_err *e);
 int agir_cuda_sum_sumsq(const agir_ctx *ctx, const float *x, size_t n, float *out, agir_err *e);
+
+// The VQ-VAE ops of kernels/cpu/vq_ops.h (kernels/cuda/conv1d.cu, kernels/cuda/vq_ops.cu), called after
+// the op has validated its arguments.
+int agir_cuda_conv1d_fwd(const agir_ctx *ctx, const agir_conv1d_shape *s, const float *x, const float *w,
+                         const float *bias, float *y, float *ws, agir_err *e);
+int agir_cuda_conv1d_bwd(const agir_ctx *ctx, const agir_conv1d_shape *s, const float *x, const float *w,
+                         const float *dy, float *dx, float *dw, float *dbias, float *ws, agir_err *e);
+int agir_cuda_add_into(const agir_ctx *ctx, const float *x, float *y, size_t n, agir_err *e);
+int agir_cuda_relu_fwd(const agir_ctx *ctx, const float *x, float *y, size_t n, agir_err *e);
+int agir_cuda_relu_bwd(const agir_ctx *ctx, const float *y, const float *dy, float *dx, size_t n, agir_err *e);
+int agir_cuda_upsample2_fwd(const agir_ctx *ctx, const float *x, float *y, int B, int T, int C, agir_err *e);
+int agir_cuda_upsample2_bwd(const agir_ctx *ctx, const float *dy, float *dx, int B, int T, int C, agir_err *e);
+// *total, *rows (host): Σ of the unmasked rows' losses (unscaled) and their count.
+int agir_cuda_loss(const agir_ctx *ctx, const agir_loss_spec *s, const float *pred, const float *target,
+                   const uint8_t *mask, double *total, double *rows, float *dpred, agir_err *e);
+int agir_cuda_vq_assign(const agir_ctx *ctx, const float *x, const float *codebook, int N, int K, int D, int32_t *idx,
+                        float *ws, agir_err *e);
+int agir_cuda_vq_gather(const agir_ctx *ctx, const float *codebook, const int32_t *idx, int N, int K, int D, float *q,
+                        agir_err *e);
+int agir_cuda_vq_stats(const agir_ctx *ctx, const float *x, const int32_t *idx, int N, int K, int D, float *counts,
+                       float *sums, agir_err *e);
+// pick: (K,) host row numbers in [0, N); noise: (K, D) host values added in double, or NULL. ws: the
+// op's device workspace (receives pick).
+int agir_cuda_vq_reset_rows(const agir_ctx *ctx, const float *x, const int32_t *pick, const double *noise, int K,
+                            int D, float *rows, int32_t *ws, agir_err *e);
+int agir_cuda_vq_ema_update(const agir_ctx *ctx, float *ema_count, float *ema_sum, const float *counts,
+                            const float *sums, const float *rows, float mu, int K, int D, float *codebook, int *n_reset,
+                            agir_err *e);
 #endif
 
 #ifdef __cplusplus

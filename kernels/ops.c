@@ -7,20 +7,12 @@
 
 #include "kernels/backend.h"
 
-// A CUDA launcher's status. Without a CUDA backend no context can be opened on AGIR_DEV_CUDA, so
-// reaching one is a bug; the launcher call is then never compiled.
-#ifdef AGIR_HAVE_CUDA
-#define CUDA_CALL(e, call) return (call)
-#else
-#define CUDA_CALL(e, call) return AGIR_BUG((e), "CUDA op in a build without CUDA")
-#endif
-
 // Runs the CPU kernel (which cannot fail) or returns the CUDA launcher's status.
-#define DISPATCH(c, e, cpu_call, cuda_call)                       \
-    do {                                                          \
-        if ((c)->dev == AGIR_DEV_CUDA) CUDA_CALL((e), cuda_call); \
-        cpu_call;                                                 \
-        return AGIR_OK;                                           \
+#define DISPATCH(c, e, cpu_call, cuda_call)                            \
+    do {                                                               \
+        if ((c)->dev == AGIR_DEV_CUDA) AGIR_CUDA_CALL((e), cuda_call); \
+        cpu_call;                                                      \
+        return AGIR_OK;                                                \
     } while (0)
 
 const char *agir_device_name(agir_device d) { return d == AGIR_DEV_CUDA ? "cuda" : "cpu"; }
@@ -59,22 +51,23 @@ int agir_device_parse(const char *name, const char *where, agir_device *out, agi
 int agir_ctx_open(agir_ctx *c, agir_device dev, agir_err *e) {
     memset(c, 0, sizeof *c);
     c->dev = dev;
-    if (dev == AGIR_DEV_CUDA) CUDA_CALL(e, agir_cuda_alloc(AGIR_CTX_SCRATCH_BYTES, &c->scratch, e));
+    if (dev == AGIR_DEV_CUDA) AGIR_CUDA_CALL(e, agir_cuda_ctx_open(c, e));
     return AGIR_OK;
 }
 
 void agir_ctx_close(agir_ctx *c) {
 #ifdef AGIR_HAVE_CUDA
-    if (c->dev == AGIR_DEV_CUDA) agir_cuda_free(c->scratch);
+    if (c->dev == AGIR_DEV_CUDA) agir_cuda_ctx_close(c);
 #endif
     c->scratch = NULL;
+    c->blas = NULL;
 }
 
 int agir_ctx_sync(const agir_ctx *c, agir_err *e) { DISPATCH(c, e, (void)0, agir_cuda_sync(c->stream, e)); }
 
 int agir_dev_alloc(const agir_ctx *c, size_t bytes, void **out, agir_err *e) {
     *out = NULL;
-    if (c->dev == AGIR_DEV_CUDA) CUDA_CALL(e, agir_cuda_alloc(bytes, out, e));
+    if (c->dev == AGIR_DEV_CUDA) AGIR_CUDA_CALL(e, agir_cuda_alloc(bytes, out, e));
     *out = malloc(bytes ? bytes : 1);
     return *out ? AGIR_OK : AGIR_BAD(e, "out of memory allocating %zu bytes (hint: use smaller batches)", bytes);
 }
@@ -103,6 +96,18 @@ int agir_dev_upload(const agir_ctx *c, void *dst, const void *src, size_t bytes,
 
 int agir_dev_download(const agir_ctx *c, void *dst, const void *src, size_t bytes, agir_err *e) {
     return copy(c, dst, src, bytes, 0, e);
+}
+
+int agir_dev_zero(const agir_ctx *c, void *p, size_t bytes, agir_err *e) {
+    if (!bytes) return AGIR_OK;
+    if (!p) return AGIR_BUG(e, "NULL pointer zeroing %zu bytes", bytes);
+    DISPATCH(c, e, memset(p, 0, bytes), agir_cuda_zero(c->stream, p, bytes, e));
+}
+
+int agir_dev_copy(const agir_ctx *c, void *dst, const void *src, size_t bytes, agir_err *e) {
+    if (!bytes) return AGIR_OK;
+    if (!dst || !src) return AGIR_BUG(e, "NULL pointer in a copy of %zu bytes", bytes);
+    DISPATCH(c, e, memmove(dst, src, bytes), agir_cuda_copy_d2d(c->stream, dst, src, bytes, e));
 }
 
 // The schedule and config layers validate user values; reaching an op with bad ones is a bug.

@@ -28,6 +28,7 @@ typedef struct agir_ctx {
     agir_device dev;
     void *stream;   // cudaStream_t of the ops (AGIR_DEV_CUDA); NULL = the default stream
     void *scratch;  // device workspace of AGIR_CTX_SCRATCH_BYTES for multi-pass ops (CUDA only)
+    void *blas;     // cublasHandle_t bound to the stream (CUDA only)
 } agir_ctx;
 
 #define AGIR_CTX_SCRATCH_BYTES ((size_t)1 << 16)
@@ -52,6 +53,9 @@ void agir_dev_free(const agir_ctx *c, void *p);  // p may be NULL
 // Copies from the host to the device and back; both wait for queued ops first.
 int agir_dev_upload(const agir_ctx *c, void *dst, const void *src, size_t bytes, agir_err *e);
 int agir_dev_download(const agir_ctx *c, void *dst, const void *src, size_t bytes, agir_err *e);
+// Zeroes device memory / copies within the device, queued after the ops before them like an op.
+int agir_dev_zero(const agir_ctx *c, void *p, size_t bytes, agir_err *e);
+int agir_dev_copy(const agir_ctx *c, void *dst, const void *src, size_t bytes, agir_err *e);
 
 // AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019) in PyTorch's
 // formulation: g' = grad_scale·g; m = β1·m + (1-β1)·g'; v = β2·v + (1-β2)·g'²;

@@ -102,6 +102,8 @@ static int parse(const cJSON *root, const char *name, agir_llama_config *c, agir
     AGIR_TRY(get_num(root, name, "rms_norm_eps", 1e-6, &eps, e));
     AGIR_TRY(get_num(root, name, "rope_theta", 10000.0, &theta, e));
     c->eps = (float)eps;
+    if (!(c->eps > 0) || !isfinite(c->eps))
+        return AGIR_BAD(e, "%s: rms_norm_eps: %g is not a positive float32 value", name, eps);
     c->rope.theta = theta;
     AGIR_TRY(parse_rope_scaling(item(root, "rope_scaling"), name, &c->rope, e));
     AGIR_TRY(get_bool(root, name, "tie_word_embeddings", 0, &c->tied, e));

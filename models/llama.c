@@ -1,12 +1,11 @@
-// Llama-family model on the CPU: weights, activation arena, forward, fused loss, backward, and
-// loading HF checkpoints (see llama.h).
+// Llama-family model on the CPU: weights, activation arena, forward, fused loss, backward (see
+// llama.h). Loading checkpoints lives in llama_load.c.
 #include "models/llama.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoints/safetensors.h"
 
 // Limits well above any model AGIR trains on the CPU; they keep every size product far from
 // overflow before the checked totals are formed.
@@ -115,72 +114,6 @@ void agir_llama_free(agir_llama *m) {
     free(m->layers);
     free(m->mem);
     memset(m, 0, sizeof *m);
-}
-
-// Copies one HF tensor into dst after checking its shape (rows, cols; cols 0 for a vector).
-static int load_tensor(const agir_st_file *f, const char *path, const char *name, float *dst, int64_t rows,
-                       int64_t cols, agir_err *e) {
-    const agir_tensor_view *v = agir_st_find(f, name);
-    if (!v) return AGIR_BAD(e, "%s: tensor '%s' is missing (hint: is this a Llama/Qwen2 checkpoint?)", path, name);
-    int ndim = cols ? 2 : 1;
-    if (v->ndim != ndim || v->shape[0] != rows || (cols && v->shape[1] != cols))
-        return AGIR_BAD(e, "%s: tensor '%s' has shape [%lld%s%lld], config.json implies [%lld%s%lld]", path, name,
-                        (long long)v->shape[0], v->ndim > 1 ? ", " : "", v->ndim > 1 ? (long long)v->shape[1] : 0LL,
-                        (long long)rows, cols ? ", " : "", (long long)cols);
-    if (v->dtype != AGIR_DT_F32 && v->dtype != AGIR_DT_F16 && v->dtype != AGIR_DT_BF16)
-        return AGIR_BAD(e, "%s: tensor '%s' has type %s (hint: weights must be F32, F16 or BF16)", path, name,
-                        agir_dtype_name(v->dtype));
-    return agir_view_to_f32(v, dst, e);
-}
-
-static int load_weights(const agir_st_file *f, const char *path, agir_llama *m, agir_err *e) {
-    const agir_llama_config *c = &m->cfg;
-    int64_t C = c->dim, HD = (int64_t)c->n_head * c->head_dim, KD = (int64_t)c->n_kv_head * c->head_dim;
-    AGIR_TRY(load_tensor(f, path, "model.embed_tokens.weight", m->embed, c->vocab, C, e));
-    if (!c->tied) AGIR_TRY(load_tensor(f, path, "lm_head.weight", m->head, c->vocab, C, e));
-    AGIR_TRY(load_tensor(f, path, "model.norm.weight", m->norm, C, 0, e));
-    static const char *const proj[AGIR_LORA_NTARGET] = {
-        "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-        "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(c, dims);
-    char name[128];
-    for (int l = 0; l < c->n_layer; l++) {
-        agir_llama_layer *L = &m->layers[l];
-        snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
-        AGIR_TRY(load_tensor(f, path, name, L->attn_norm, C, 0, e));
-        snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
-        AGIR_TRY(load_tensor(f, path, name, L->mlp_norm, C, 0, e));
-        for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
-            snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, proj[t]);
-            AGIR_TRY(load_tensor(f, path, name, L->w[t], dims[t][1], dims[t][0], e));
-        }
-        if (!c->qkv_bias) continue;
-        float *bias[3] = {L->bq, L->bk, L->bv};
-        int64_t len[3] = {HD, KD, KD};
-        for (int t = 0; t < 3; t++) {
-            snprintf(name, sizeof name, "model.layers.%d.%s.bias", l, proj[t]);
-            AGIR_TRY(load_tensor(f, path, name, bias[t], len[t], 0, e));
-        }
-    }
-    return 0;
-}
-
-int agir_llama_load_hf(const char *dir, int n_new, agir_llama *m, agir_err *e) {
-    char path[4096];
-    agir_llama_config cfg;
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    AGIR_TRY(agir_hf_config_load(path, &cfg, e));
-    AGIR_TRY(agir_llama_alloc(m, &cfg, n_new, e));
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    agir_st_file f;
-    int rc = agir_st_open(path, &f, e);
-    if (!rc) {
-        rc = load_weights(&f, path, m, e);
-        agir_st_close(&f);
-    }
-    if (rc) agir_llama_free(m);
-    return rc;
 }
 
 static void layout_acts(agir_llama_acts *a, const agir_llama *m, const agir_lora *lora, arena *ar) {

@@ -12,6 +12,7 @@
 #ifndef AGIR_MODELS_VQVAE_H
 #define AGIR_MODELS_VQVAE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/rng.h"
@@ -34,10 +35,29 @@ typedef struct agir_vqvae_config {
 // T2M-GPT's sizes for a motion of in_dim features.
 agir_vqvae_config agir_vqvae_t2m_config(int in_dim);
 
+// The integer fields of agir_vqvae_config with the ranges a model accepts, in declaration order
+// (joint_c0 and joint_c1 must besides lie within in_dim). Readers of stored configurations use it to
+// name the key that is wrong; the key is the field's name.
+typedef struct agir_vqvae_int_field {
+    const char *key;
+    size_t off;  // offsetof(agir_vqvae_config, <key>)
+    int lo, hi;  // inclusive
+} agir_vqvae_int_field;
+enum { AGIR_VQVAE_N_INT_FIELDS = 9 };
+extern const agir_vqvae_int_field agir_vqvae_int_fields[AGIR_VQVAE_N_INT_FIELDS];
+
+// Checks every field of cfg and the rules across fields (AGIR_EINPUT, one "vqvae: ..." line); the
+// batch geometry is agir_vqvae_init's to check.
+int agir_vqvae_check_config(const agir_vqvae_config *cfg, agir_err *e);
+
 struct agir_vq_layer;
 
+// Every tensor below lives on the device of the context the model was made with (ctx): host memory
+// for agir_vqvae_init, device memory for agir_vqvae_init_ctx on a CUDA context (read and write them
+// through agir_dev_upload / agir_dev_download there).
 typedef struct agir_vqvae {
     agir_vqvae_config cfg;
+    agir_ctx ctx;  // a copy of the context the buffers live on; the original stays open until free
     int B, T, Tq;  // batch geometry the buffers are sized for; Tq = T / 2^down
     size_t n_params;
     float *params, *grads;          // (n_params,): every conv weight (C_out, K, C_in) then its bias
@@ -71,18 +91,39 @@ typedef struct agir_vqvae_qstats {
 // be a multiple of 2^down. Parameters get PyTorch's Conv1d initialisation U(±1/sqrt(C_in·K)) from
 // Philox streams of `seed`.
 int agir_vqvae_init(agir_vqvae *m, const agir_vqvae_config *cfg, int B, int T, uint64_t seed, agir_err *e);
+// The same on the device of c (the same parameters for the same seed); every later call on the model
+// must pass a context of that device.
+int agir_vqvae_init_ctx(const agir_ctx *c, agir_vqvae *m, const agir_vqvae_config *cfg, int B, int T, uint64_t seed,
+                        agir_err *e);
 void agir_vqvae_free(agir_vqvae *m);  // safe on a zeroed model
+
+// One parameter tensor of a model: a conv's weight (C_out, K, C_in) or bias (C_out,) at
+// m->params + off. Named "<part>.<layer>[.<sub>].weight|bias": part "enc" or "dec", layer the
+// layer's index within its part (ReLU and up-sampling layers count too), sub "conv1" (3-tap) or
+// "conv2" (1×1) inside a residual block. These names are the checkpoint's (models/vqvae_io.h).
+enum { AGIR_VQVAE_TENSOR_NAME = 32 };
+typedef struct agir_vqvae_tensor {
+    char name[AGIR_VQVAE_TENSOR_NAME];
+    int ndim;
+    int64_t shape[3];
+    size_t off, numel;
+} agir_vqvae_tensor;
+// Writes the first cap tensors in layer order (each conv's weight, then its bias; they tile
+// m->params) to out and returns how many there are: call with cap 0 to count.
+int agir_vqvae_tensors(const agir_vqvae *m, agir_vqvae_tensor *out, int cap);
 
 // x: (B, T, in_dim) → m->ze.
 int agir_vqvae_encode(const agir_ctx *c, agir_vqvae *m, const float *x, agir_err *e);
-// m->ze → m->idx, m->zq (the codebook before this batch's update). With train: the first call
+// m->ze → m->idx, m->zq (the codebook before this batch's update), m->batch_count and m->batch_sum
+// (this batch's statistics). With train: the first call
 // initialises the codebook from random rows of z_e; every call then applies the EMA update and
 // dead-code reset with rows drawn from r. qs may be NULL.
 int agir_vqvae_quantize(const agir_ctx *c, agir_vqvae *m, int train, agir_rng *r, agir_vqvae_qstats *qs,
                         agir_err *e);
 // zin: (B, Tq, D) (normally m->zq) → m->out.
 int agir_vqvae_decode(const agir_ctx *c, agir_vqvae *m, const float *zin, agir_err *e);
-// The losses of m->out against x and of m->ze against m->zq. mask: (B·T,) frames that count, or NULL.
+// The losses of m->out against x and of m->ze against m->zq. mask: (B·T,) uint8 frames that count
+// (on the model's device, like x), or NULL.
 int agir_vqvae_loss(const agir_ctx *c, const agir_vqvae *m, const float *x, const uint8_t *mask,
                     agir_vqvae_losses *l, agir_err *e);
 // m->grads = d(total loss)/d(params) for the last encode/quantize/decode, straight-through at z_q.

@@ -3,12 +3,14 @@
 // Channels-last activations make the im2col matrix a (B·T_out, K·C_in) row-major array whose rows
 // are K contiguous C_in-slices of x, and the weight (C_out, K, C_in) is already the (C_out, K·C_in)
 // matrix the GEMM wants, so each pass is one large sgemm (M = B·T_out), which keeps OpenBLAS near its
-// peak. 1×1 unpadded stride-1 convs use x itself. The copies run under OpenMP; sgemm is always called
+// peak. 1×1 unpadded stride-1 convs use x itself. On a CUDA context the ops hand over to
+// kernels/cuda/conv1d.cu after the checks. The copies run under OpenMP; sgemm is always called
 // from serial code, so OpenBLAS's own threads (the pthread build) never nest inside OpenMP's.
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "kernels/cpu/vq_ops.h"
 
 int agir_conv1d_t_out(const agir_conv1d_shape *s) {
@@ -126,8 +128,7 @@ static void conv1d_bwd(const agir_conv1d_shape *s, const float *x, const float *
     if (!direct) col2im_add(s, T_out, ws, dx);
 }
 
-static int check_shape(const agir_ctx *c, const agir_conv1d_shape *s, agir_err *e) {
-    if (c->dev != AGIR_DEV_CPU) return AGIR_BUG(e, "conv1d has no CUDA kernel yet");
+static int check_shape(const agir_conv1d_shape *s, agir_err *e) {
     if (!agir_conv1d_t_out(s))
         return AGIR_BUG(e, "invalid conv1d shape (B %d, T %d, C_in %d, C_out %d, K %d, stride %d, dilation %d, pad %d)",
                         s->B, s->T_in, s->C_in, s->C_out, s->K, s->stride, s->dilation, s->pad);
@@ -140,16 +141,18 @@ static int check_shape(const agir_ctx *c, const agir_conv1d_shape *s, agir_err *
 
 int agir_op_conv1d_fwd(const agir_ctx *c, const agir_conv1d_shape *s, const float *x, const float *w,
                        const float *bias, float *y, float *ws, agir_err *e) {
-    AGIR_TRY(check_shape(c, s, e));
+    AGIR_TRY(check_shape(s, e));
     if (!x || !w || !y || (!ws && !is_direct(s))) return AGIR_BUG(e, "NULL tensor passed to conv1d_fwd");
+    AGIR_ON_CUDA(c, e, agir_cuda_conv1d_fwd(c, s, x, w, bias, y, ws, e));
     conv1d_fwd(s, x, w, bias, y, ws);
     return AGIR_OK;
 }
 
 int agir_op_conv1d_bwd(const agir_ctx *c, const agir_conv1d_shape *s, const float *x, const float *w,
                        const float *dy, float *dx, float *dw, float *dbias, float *ws, agir_err *e) {
-    AGIR_TRY(check_shape(c, s, e));
+    AGIR_TRY(check_shape(s, e));
     if (!x || !w || !dy || !dw || (!ws && !is_direct(s))) return AGIR_BUG(e, "NULL tensor passed to conv1d_bwd");
+    AGIR_ON_CUDA(c, e, agir_cuda_conv1d_bwd(c, s, x, w, dy, dx, dw, dbias, ws, e));
     conv1d_bwd(s, x, w, dy, dx, dw, dbias, ws);
     return AGIR_OK;
 }

@@ -115,103 +115,202 @@ void agir_rope_apply(float *x, const float *cos_t, const float *sin_t, int N, in
     }
 }
 
-static int visible(const int32_t *seg, int i, int j) { return j <= i && seg[j] == seg[i]; }
+// Loops that take exponentials run on vectors of 4 floats (GCC/Clang vector extensions; the SSE
+// width every x86-64 has, so no ABI change): at -O2 compilers leave them scalar (clamps and masks
+// are branches to them) and libm's expf is scalar too. Tails are loaded padded into a full vector,
+// so every element goes through the same code and results do not depend on where a thread's range
+// starts. Horizontal sums run in lane order.
+enum { VL = 4 };
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
+
+static inline vf vsplat(float x) { return (vf){x, x, x, x}; }
+static inline vf vsel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
+
+// The first min(n, VL) floats at p, the rest of the lanes set to pad.
+static inline vf vload(const float *p, size_t n, float pad) {
+    vf v;
+    if (n >= VL) {
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    for (int i = 0; i < VL; i++) v[i] = (size_t)i < n ? p[i] : pad;
+    return v;
+}
+static inline vi vloadi(const int32_t *p, size_t n, int32_t pad) {
+    vi v;
+    if (n >= VL) {
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    for (int i = 0; i < VL; i++) v[i] = (size_t)i < n ? p[i] : pad;
+    return v;
+}
+static inline void vstore(float *p, vf v, size_t n) { memcpy(p, &v, (n < VL ? n : VL) * sizeof(float)); }
+static inline float vsum(vf v) {
+    float s = 0;
+    for (int i = 0; i < VL; i++) s += v[i];
+    return s;
+}
+static inline float vmax(vf v) {
+    float m = v[0];
+    for (int i = 1; i < VL; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+// e^x from the Cephes library's expf (S. L. Moshier): x = n·ln2 + r with |r| ≤ ln2/2, a degree-6
+// polynomial for e^r, 2^n put straight into the exponent bits; about 1 ulp. Inputs are clamped to
+// [-87.3, 88.3], so e^x of anything lower comes out ~1e-38 instead of 0.
+static inline vf vexp(vf x) {
+    x = vsel(x < -87.3f, vsplat(-87.3f), x);
+    x = vsel(x > 88.3f, vsplat(88.3f), x);
+    const float shift = 12582912.0f;  // 1.5·2^23: adding it rounds to the nearest integer
+    vf n = (x * 1.44269504088896341f + shift) - shift;
+    vf r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    vf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    vi e = (__builtin_convertvector(n, vi) + 127) << 23;
+    return p * (vf)e;
+}
+
+// Attention runs as matrix products per (batch, head) over the strided head views of q, k, v (rows
+// of one head are H·D or KVH·D floats apart), called from serial code so OpenBLAS threads them, and
+// element-wise passes (softmax and its backward) threaded by OpenMP over rows. Rows are cut into
+// blocks of ATT_BLOCK: block [r0, r1) only needs keys [0, r1) (causal). At T = 256 blocks of 64
+// compute 5/8 of the full square (one thread: 10 % less time than blocks of 128, 27 % less than
+// none). With D = 64 every product of such a block stays above the size under which OpenBLAS runs
+// on one thread (M·N·K ≤ 2^18), so smaller blocks would trade CPU time for idle cores.
+enum { ATT_BLOCK = 64 };
+
+static int block_end(int r0, int T) { return r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T; }
+
+typedef struct att_view {
+    int T, H, KVH, D, group;
+} att_view;
+
+static size_t qoff(const att_view *v, int b, int h) { return (size_t)b * v->T * v->H * v->D + (size_t)h * v->D; }
+static size_t koff(const att_view *v, int b, int h) {
+    return (size_t)b * v->T * v->KVH * v->D + (size_t)(h / v->group) * v->D;
+}
+static size_t aoff(const att_view *v, int b, int h) { return ((size_t)b * v->H + h) * v->T * v->T; }
+
+// C (ldc) = alpha · op(A) op(B) + beta · C, row-major.
+static void gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                 float beta, float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+                B, ldb, beta, C, ldc);
+}
+
+// Row i of scores a (length T) becomes softmax over its visible keys (j ≤ i in i's segment), 0
+// elsewhere.
+static void softmax_row(float *a, const int32_t *sg, int i, int T) {
+    int32_t si = sg[i];
+    size_t n = (size_t)i + 1;
+    vf mx = vsplat(-INFINITY), sum = vsplat(0);
+    for (size_t j = 0; j < n; j += VL) {
+        vf x = vload(a + j, n - j, -INFINITY);
+        vi vis = vloadi(sg + j, n - j, si ^ 1) == si;
+        mx = vsel(vis & (x > mx), x, mx);
+    }
+    vf m = vsplat(vmax(mx));
+    for (size_t j = 0; j < n; j += VL) {
+        vi vis = vloadi(sg + j, n - j, si ^ 1) == si;
+        vf e = vsel(vis, vexp(vload(a + j, n - j, 0) - m), vsplat(0));
+        vstore(a + j, e, n - j);
+        sum += e;
+    }
+    float inv = 1.0f / vsum(sum);  // j = i is always visible, so the sum is ≥ 1
+    for (size_t j = 0; j < n; j++) a[j] *= inv;
+    memset(a + n, 0, sizeof(float) * (size_t)(T - i - 1));
+}
 
 void agir_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v, const int32_t *seg,
                         int B, int T, int H, int KVH, int D) {
-    int group = H / KVH;
+    att_view w = {T, H, KVH, D, H / KVH};
     float scale = 1.0f / sqrtf((float)D);
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * H * T * T * D >= AGIR_CPU_PAR_MIN)
+    int HD = H * D, KD = KVH * D;
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const int32_t *sg = seg + (size_t)b * T;
-            int kh = h / group;
-            for (int i = 0; i < T; i++) {
-                const float *qi = q + (((size_t)b * T + i) * H + h) * D;
-                float *a = att + (((size_t)b * H + h) * T + i) * T;
-                float mx = -INFINITY;
-                for (int j = 0; j < T; j++) {
-                    if (!visible(sg, i, j)) {
-                        a[j] = 0;
-                        continue;
-                    }
-                    const float *kj = k + (((size_t)b * T + j) * KVH + kh) * D;
-                    float s = 0;
-                    for (int d = 0; d < D; d++) s += qi[d] * kj[d];
-                    a[j] = s * scale;
-                    if (a[j] > mx) mx = a[j];
-                }
-                float sum = 0;
-                for (int j = 0; j <= i; j++)
-                    if (visible(sg, i, j)) {
-                        a[j] = expf(a[j] - mx);
-                        sum += a[j];
-                    }
-                float inv = 1.0f / sum;  // j = i is always visible, so sum ≥ 1
-                float *o = out + (((size_t)b * T + i) * H + h) * D;
-                memset(o, 0, sizeof(float) * D);
-                for (int j = 0; j <= i; j++) {
-                    a[j] *= inv;
-                    const float *vj = v + (((size_t)b * T + j) * KVH + kh) * D;
-                    for (int d = 0; d < D; d++) o[d] += a[j] * vj[d];
-                }
+        for (int h = 0; h < H; h++)
+            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+                int r1 = block_end(r0, T);
+                gemm(0, 1, r1 - r0, r1, D, scale, q + qoff(&w, b, h) + (size_t)r0 * HD, HD, k + koff(&w, b, h), KD,
+                     0.0f, att + aoff(&w, b, h) + (size_t)r0 * T, T);
             }
-        }
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * H * T * T >= AGIR_CPU_PAR_MIN)
+    for (int bh = 0; bh < B * H; bh++)
+        for (int i = 0; i < T; i++) softmax_row(att + ((size_t)bh * T + i) * T, seg + (size_t)(bh / H) * T, i, T);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+                int r1 = block_end(r0, T);
+                gemm(0, 0, r1 - r0, D, r1, 1.0f, att + aoff(&w, b, h) + (size_t)r0 * T, T, v + koff(&w, b, h), KD,
+                     0.0f, out + qoff(&w, b, h) + (size_t)r0 * HD, HD);
+            }
 }
 
 void agir_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
                         const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int D) {
-    int group = H / KVH;
+    att_view w = {T, H, KVH, D, H / KVH};
     float scale = 1.0f / sqrtf((float)D);
-    // One task per (batch, kv head) owns that head's dk/dv rows, so no two threads add to the same row.
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * H * T * T * D >= AGIR_CPU_PAR_MIN)
+    int HD = H * D, KD = KVH * D;
+    // dP = dO Vᵀ and dV += Pᵀ dO, block by block.
     for (int b = 0; b < B; b++)
-        for (int kh = 0; kh < KVH; kh++)
-            for (int h = kh * group; h < (kh + 1) * group; h++)
-                for (int i = 0; i < T; i++) {
-                    const float *a = att + (((size_t)b * H + h) * T + i) * T;
-                    float *da = datt + (((size_t)b * H + h) * T + i) * T;
-                    const float *doi = dout + (((size_t)b * T + i) * H + h) * D;
-                    const float *qi = q + (((size_t)b * T + i) * H + h) * D;
-                    float *dqi = dq + (((size_t)b * T + i) * H + h) * D;
-                    float dot = 0;
-                    for (int j = 0; j <= i; j++) {
-                        const float *vj = v + (((size_t)b * T + j) * KVH + kh) * D;
-                        float *dvj = dv + (((size_t)b * T + j) * KVH + kh) * D;
-                        float s = 0;
-                        for (int d = 0; d < D; d++) {
-                            s += doi[d] * vj[d];
-                            dvj[d] += a[j] * doi[d];
-                        }
-                        da[j] = s;
-                        dot += a[j] * s;
-                    }
-                    for (int j = 0; j <= i; j++) {
-                        float ds = a[j] * (da[j] - dot) * scale;  // softmax backward; masked a[j] = 0
-                        if (ds == 0) continue;
-                        const float *kj = k + (((size_t)b * T + j) * KVH + kh) * D;
-                        float *dkj = dk + (((size_t)b * T + j) * KVH + kh) * D;
-                        for (int d = 0; d < D; d++) {
-                            dqi[d] += ds * kj[d];
-                            dkj[d] += ds * qi[d];
-                        }
-                    }
-                }
+        for (int h = 0; h < H; h++)
+            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+                int r1 = block_end(r0, T);
+                const float *dob = dout + qoff(&w, b, h) + (size_t)r0 * HD, *pb = att + aoff(&w, b, h) + (size_t)r0 * T;
+                gemm(0, 1, r1 - r0, r1, D, 1.0f, dob, HD, v + koff(&w, b, h), KD, 0.0f,
+                     datt + aoff(&w, b, h) + (size_t)r0 * T, T);
+                gemm(1, 0, r1, D, r1 - r0, 1.0f, pb, T, dob, HD, 1.0f, dv + koff(&w, b, h), KD);
+            }
+    // Softmax backward: dS = P ⊙ (dP - Σ_j P dP) · scale; masked P = 0 gives dS = 0 there.
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * H * T * T >= AGIR_CPU_PAR_MIN)
+    for (int bh = 0; bh < B * H; bh++)
+        for (int i = 0; i < T; i++) {
+            const float *a = att + ((size_t)bh * T + i) * T;
+            float *da = datt + ((size_t)bh * T + i) * T;
+            size_t n = (size_t)i + 1;
+            vf acc = vsplat(0);
+            for (size_t j = 0; j < n; j += VL) acc += vload(a + j, n - j, 0) * vload(da + j, n - j, 0);
+            float dot = vsum(acc);
+            for (size_t j = 0; j < n; j += VL)
+                vstore(da + j, vload(a + j, n - j, 0) * (vload(da + j, n - j, 0) - dot) * scale, n - j);
+            int r1 = block_end(i / ATT_BLOCK * ATT_BLOCK, T);
+            memset(da + i + 1, 0, sizeof(float) * (size_t)(r1 - i - 1));  // the block's product reads them
+        }
+    // dQ += dS K and dK += dSᵀ Q (query heads of one group add into the same dK rows, in order).
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+                int r1 = block_end(r0, T);
+                const float *dsb = datt + aoff(&w, b, h) + (size_t)r0 * T;
+                gemm(0, 0, r1 - r0, D, r1, 1.0f, dsb, T, k + koff(&w, b, h), KD, 1.0f,
+                     dq + qoff(&w, b, h) + (size_t)r0 * HD, HD);
+                gemm(1, 0, r1, D, r1 - r0, 1.0f, dsb, T, q + qoff(&w, b, h) + (size_t)r0 * HD, HD, 1.0f,
+                     dk + koff(&w, b, h), KD);
+            }
 }
-
-static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 void agir_swiglu_fwd(float *out, const float *gate, const float *up, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= AGIR_CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = gate[i] * sigmoidf(gate[i]) * up[i];
+    for (size_t i = 0; i < n; i += VL) {
+        vf g = vload(gate + i, n - i, 0), u = vload(up + i, n - i, 0);
+        vstore(out + i, g / (1.0f + vexp(-g)) * u, n - i);
+    }
 }
 
 void agir_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= AGIR_CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i], s = sigmoidf(g);
-        dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s));
-        dup[i] += dout[i] * g * s;
+    for (size_t i = 0; i < n; i += VL) {
+        size_t k = n - i;
+        vf g = vload(gate + i, k, 0), u = vload(up + i, k, 0), d = vload(dout + i, k, 0);
+        vf s = 1.0f / (1.0f + vexp(-g));
+        vstore(dgate + i, vload(dgate + i, k, 0) + d * u * s * (1.0f + g * (1.0f - s)), k);
+        vstore(dup + i, vload(dup + i, k, 0) + d * g * s, k);
     }
 }
 
@@ -233,7 +332,24 @@ void agir_embedding_bwd(float *dbase, float *dextra, const float *dout, const in
     }
 }
 
-enum { XENT_CHUNKS = 64 };
+enum { XENT_CHUNKS = 64, XENT_BLOCK = 1024 };
+
+// Σ_i e^(x_i - mx), written to e when not NULL (e may be x): float lanes over blocks of XENT_BLOCK,
+// the blocks added in double. A padded tail lane adds e^-87.3 ≈ 1e-38, nothing next to a sum ≥ 1.
+static double exp_sum(float *e, const float *x, size_t V, float mx) {
+    double sum = 0;
+    for (size_t i0 = 0; i0 < V; i0 += XENT_BLOCK) {
+        size_t i1 = i0 + XENT_BLOCK < V ? i0 + XENT_BLOCK : V;
+        vf s = vsplat(0);
+        for (size_t i = i0; i < i1; i += VL) {
+            vf v = vexp(vload(x + i, i1 - i, -INFINITY) - mx);
+            if (e) vstore(e + i, v, i1 - i);
+            s += v;
+        }
+        sum += vsum(s);
+    }
+    return sum;
+}
 
 double agir_softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int N, int V, float scale) {
     // Rows are cut into a fixed number of chunks summed in index order: the loss does not depend on
@@ -252,16 +368,18 @@ double agir_softmax_xent(float *dlogits, const float *logits, const int32_t *lab
                 if (dx) memset(dx, 0, sizeof(float) * V);
                 continue;
             }
-            float mx = x[0];
-            for (int i = 1; i < V; i++) mx = x[i] > mx ? x[i] : mx;
-            double sum = 0;
-            for (int i = 0; i < V; i++) sum += exp((double)x[i] - mx);
-            acc += log(sum) + mx - x[y];
+            float xy = x[y];  // dx may alias x: x[y] is read before it is overwritten
+            vf vm = vsplat(-INFINITY);
+            for (int i = 0; i < V; i += VL) {
+                vf v = vload(x + i, (size_t)(V - i), -INFINITY);
+                vm = vsel(v > vm, v, vm);
+            }
+            float mx = vmax(vm);
+            double sum = exp_sum(dx, x, (size_t)V, mx);
+            acc += log(sum) + mx - xy;
             if (!dx) continue;
-            double inv = 1.0 / sum;
-            // dx may alias x: each element is read before it is overwritten, and the loss above
-            // was taken first.
-            for (int i = 0; i < V; i++) dx[i] = (float)(exp((double)x[i] - mx) * inv) * scale;
+            float k = (float)(scale / sum);
+            for (int i = 0; i < V; i++) dx[i] *= k;
             dx[y] -= scale;
         }
         part[ch] = acc;

@@ -50,7 +50,8 @@ void agir_rope_apply(float *x, const float *cos_t, const float *sin_t, int N, in
 // Causal self-attention with grouped-query heads (query head h reads kv head h / (H / KVH)) and a
 // block-diagonal mask for packed sequences: position i attends to j ≤ i with seg[j] == seg[i].
 // q: (B, T, H, D)  k, v: (B, T, KVH, D)  seg: (B, T)  att: (B, H, T, T) probabilities saved for backward
-// out: (B, T, H, D)
+// out: (B, T, H, D). The products run through cblas_sgemm per (batch, head): call these from serial
+// code, never inside an OpenMP region (OpenBLAS threads them with its own pool).
 void agir_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v, const int32_t *seg,
                         int B, int T, int H, int KVH, int D);
 // dq, dk, dv accumulate; datt: (B, H, T, T) scratch

@@ -3,9 +3,10 @@
 // ReLU, nearest up-sampling, the reconstruction and commitment losses, and the EMA quantizer.
 //
 // Same convention as kernels/ops.h: every op takes the context first and an agir_err last, and
-// returns AGIR_OK or the error code; tensors live on the context's device. Only the CPU backend
-// exists so far (kernels/cpu/conv1d.c, kernels/cpu/vq_ops.c); on a CUDA context the ops return
-// AGIR_EINTERNAL until CUDA launchers are added (docs/kernels.md, "Adding an op").
+// returns AGIR_OK or the error code; tensors live on the context's device (device pointers on a CUDA
+// context, masks and index arrays included; results documented as "host" are host memory). The CPU
+// kernels are kernels/cpu/conv1d.c and kernels/cpu/vq_ops.c, which also dispatch to the CUDA
+// launchers of kernels/cuda/conv1d.cu and kernels/cuda/vq_ops.cu (docs/kernels.md).
 //
 // Activations are channels-last: (B, T, C) float32, so that B·T rows form the M dimension of one
 // GEMM per convolution. Backward ops ADD into their gradient outputs (callers zero them), so that
@@ -16,8 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/rng.h"
 #include "kernels/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "core/rng.h"  // inside extern "C" for the C++ translation units of kernels/cuda
 
 // A 1-D convolution, PyTorch's Conv1d semantics (zero padding on both sides).
 typedef struct agir_conv1d_shape {
@@ -42,6 +48,9 @@ int agir_op_conv1d_fwd(const agir_ctx *c, const agir_conv1d_shape *s, const floa
 // dbias: (C_out,) += or NULL.
 int agir_op_conv1d_bwd(const agir_ctx *c, const agir_conv1d_shape *s, const float *x, const float *w,
                        const float *dy, float *dx, float *dw, float *dbias, float *ws, agir_err *e);
+
+// y += x (a residual block's skip connection); x, y: (n,).
+int agir_op_add_into(const agir_ctx *c, const float *x, float *y, size_t n, agir_err *e);
 
 // y = max(x, 0); x: (n,); y: (n,) out, may alias x.
 int agir_op_relu_fwd(const agir_ctx *c, const float *x, float *y, size_t n, agir_err *e);
@@ -102,5 +111,9 @@ int agir_op_vq_ema_update(const agir_ctx *c, float *ema_count, float *ema_sum, c
 // (T2M-GPT's formula), and the fraction of codes used at least once.
 double agir_vq_perplexity(const float *counts, int K);
 double agir_vq_usage(const float *counts, int K);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

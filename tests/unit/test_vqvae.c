@@ -1,7 +1,7 @@
 // The VQ-VAE model and quantizer: shapes and parameter count of T2M-GPT's configuration, the
 // quantizer's assignment, statistics and EMA update against hand-computed examples, dead-code reset,
-// perplexity and usage, loss values, config validation, and results that do not depend on the
-// thread counts of OpenMP and OpenBLAS.
+// perplexity and usage, loss values, config validation, the parameter tensor table, and results that
+// do not depend on the thread counts of OpenMP and OpenBLAS.
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -82,6 +82,59 @@ static void config_is_validated(void **state) {
     cfg = agir_vqvae_t2m_config(10);
     cfg.mu = 1.5f;
     assert_int_equal(agir_vqvae_init(&m, &cfg, 2, 64, 1, &e), AGIR_EINPUT);
+    agir_err_clear(&e);
+    // The config alone, without a batch: a field outside its range is named.
+    cfg = agir_vqvae_t2m_config(10);
+    assert_int_equal(agir_vqvae_check_config(&cfg, &e), AGIR_OK);
+    cfg.joint_c0 = -1;
+    assert_int_equal(agir_vqvae_check_config(&cfg, &e), AGIR_EINPUT);
+    assert_non_null(strstr(e.msg, "joint_c0 = -1"));
+    agir_vqvae_free(&m);
+}
+
+// The tensor table counts with cap 0, writes no entry at or past cap, and tiles the parameters in
+// layer order with T2M-GPT's block structure.
+static void tensor_table_tiles_params(void **state) {
+    (void)state;
+    agir_vqvae_config cfg = {.in_dim = 4, .width = 8, .depth = 2, .dilation_growth = 3, .down = 1, .n_codes = 4,
+                             .code_dim = 5, .mu = 0.99f};
+    agir_vqvae m;
+    agir_err e = {0};
+    assert_int_equal(agir_vqvae_init(&m, &cfg, 1, 4, 1, &e), AGIR_OK);
+    // enc: conv3, conv4, 2 blocks of 2 convs, conv3 (7); dec: conv3, 2 blocks of 2 convs, conv3, conv3, conv3 (8).
+    int n = agir_vqvae_tensors(&m, NULL, 0);
+    assert_int_equal(n, 2 * (7 + 8));
+    agir_vqvae_tensor *t = malloc((size_t)n * sizeof *t), untouched;
+    assert_non_null(t);
+    memset(&untouched, 0xab, sizeof untouched);
+    t[n - 1] = untouched;
+    assert_int_equal(agir_vqvae_tensors(&m, t, n - 1), n);
+    assert_memory_equal(&t[n - 1], &untouched, sizeof untouched);
+    assert_int_equal(agir_vqvae_tensors(&m, t, n), n);
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
+        assert_int_equal(t[i].off, at);
+        assert_int_equal(t[i].numel, numel);
+        at += numel;
+    }
+    assert_int_equal(at, m.n_params);
+    assert_string_equal(t[0].name, "enc.0.weight");
+    assert_int_equal(t[0].shape[2], 4);
+    assert_string_equal(t[2].name, "enc.2.weight");  // after the ReLU, the stride-2 conv
+    assert_int_equal(t[2].shape[1], 4);
+    assert_string_equal(t[6].name, "enc.3.conv2.weight");  // the block's 1×1 conv
+    assert_int_equal(t[6].shape[1], 1);
+    assert_string_equal(t[13].name, "enc.5.bias");
+    assert_int_equal(t[13].shape[0], 5);
+    assert_string_equal(t[14].name, "dec.0.weight");
+    assert_int_equal(t[14].shape[2], 5);
+    assert_string_equal(t[24].name, "dec.5.weight");  // after 2 blocks and the up-sampling
+    assert_string_equal(t[n - 1].name, "dec.8.bias");
+    assert_int_equal(t[n - 1].ndim, 1);
+    assert_int_equal(t[n - 1].shape[0], 4);
+    free(t);
     agir_vqvae_free(&m);
 }
 
@@ -296,6 +349,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t2m_shapes_and_parameter_count),
         cmocka_unit_test(config_is_validated),
+        cmocka_unit_test(tensor_table_tiles_params),
         cmocka_unit_test(assign_picks_nearest_with_ties_to_lower_index),
         cmocka_unit_test(stats_and_ema_update_by_hand),
         cmocka_unit_test(dead_code_reset_rows),

@@ -1,0 +1,293 @@
+// Benchmark: the LoRA training step of the LLM on the CPU against the machine's measured sgemm peak,
+// and generation throughput (prefill and decode through the KV cache).
+//
+//   bench_llm [B=4] [T=256] [steps=3] [peak_n=4096] [model=smollm2]
+//
+// model: "smollm2" = SmolLM2-135M's exact shape (dim 576, ffn 1536, 30 layers, 9 heads, 3 KV heads,
+// vocabulary 49152, tied) with random weights, which times the same as the real weights; "tiny" = a
+// small random model (the smoke test); anything else is a .gguf file or HF folder for agir_llm_load
+// ("default" = the embedded SmolLM2). Every model gets 514 new token rows (512 motion codes, <som>,
+// <eom>), trained with their own group. LoRA: rank 16, alpha 32, on q, k, v, o, gate, up, down,
+// dropout 0. Every position is a trained label (no masked prompt), the costliest case for the loss.
+//
+// Step = forward + masked cross-entropy + backward + clipping + AdamW on both groups (train/llm_step.h).
+//
+// FLOPs counted (model FLOPs, 2 per multiply-add), N = B·T tokens:
+//   - frozen matrices (7 per layer + the output head over all rows): 2·N·in·out forward, and the same
+//     again backward for their input gradients (their weight gradients are never computed);
+//   - the head's weight gradient for the new rows: 2·N·C·n_new;
+//   - LoRA per adapted matrix: 2·N·r·(in + out) forward, twice that backward (dA, dB, dh, dx);
+//   - attention: QKᵀ and PV over the causal pairs only, 2·D per pair and head each, forward; dP, dS·K,
+//     dSᵀ·Q and Pᵀ·dO backward: 4·B·H·D·T(T+1)/2 forward and twice that backward.
+// Not counted: norms, RoPE, softmax, SwiGLU, cross-entropy, embedding, AdamW (step time outside
+// matrix products, which lowers the fraction of peak).
+//
+// Peak and threads as bench_vq.c: best of 5 cblas_sgemm on peak_n² matrices; sgemm on OpenBLAS's
+// pool, element-wise loops on OpenMP's, never nested (run with OMP_WAIT_POLICY=passive
+// OPENBLAS_THREAD_TIMEOUT=4). Rates per wall second and per CPU second × threads.
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "infer/kv_cache.h"
+#include "models/llama_load.h"
+#include "train/llm_step.h"
+
+enum { N_NEW = 514 };
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static double cpu_now(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+typedef struct rate {
+    double wall, cpu;
+} rate;
+
+static int arg(int argc, char **argv, int i, int def) {
+    if (argc <= i) return def;
+    char *end;
+    long v = strtol(argv[i], &end, 10);
+    if (*end || v < 1 || v > 1 << 20) {
+        fprintf(stderr, "bench_llm: argument %d '%s' is not a positive integer\n", i, argv[i]);
+        exit(2);
+    }
+    return (int)v;
+}
+
+static void check(int rc, const agir_err *e) {
+    if (rc) {
+        fprintf(stderr, "bench_llm: %s\n", e->msg);
+        exit(rc);
+    }
+}
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n);
+    if (!p) {
+        fprintf(stderr, "bench_llm: out of memory (%zu bytes)\n", n);
+        exit(1);
+    }
+    return p;
+}
+
+static rate sgemm_peak(int n, int threads) {
+    size_t nn = (size_t)n * n;
+    float *a = xmalloc(nn * sizeof(float)), *b = xmalloc(nn * sizeof(float)), *c = xmalloc(nn * sizeof(float));
+    for (size_t i = 0; i < nn; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
+    rate best = {0, 0};
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now(), c0 = cpu_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double gf = 2.0 * n * (double)n * n / 1e9;
+        double w = gf / (now() - t0), cp = gf * threads / (cpu_now() - c0);
+        if (w > best.wall) best.wall = w;
+        if (cp > best.cpu) best.cpu = cp;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+// Uniform values of standard deviation sd from a cheap per-index hash: random weights for timing.
+static void fill(float *x, size_t n, float sd, uint64_t seed) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+        z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+        z ^= z >> 29;
+        x[i] = sd * 1.7320508f * (2.0f * (float)(z >> 40) / (float)(1 << 24) - 1.0f);
+    }
+}
+
+static void random_model(agir_llama *m, int tiny, agir_err *e) {
+    agir_llama_config c = {.vocab = 49152 + N_NEW, .dim = 576, .ffn = 1536, .n_layer = 30, .n_head = 9,
+                           .n_kv_head = 3, .head_dim = 64, .eps = 1e-5f, .rope = {.theta = 100000}, .tied = 1};
+    if (tiny)
+        c = (agir_llama_config){.vocab = 256 + N_NEW, .dim = 64, .ffn = 128, .n_layer = 2, .n_head = 4,
+                                .n_kv_head = 2, .head_dim = 16, .eps = 1e-5f, .rope = {.theta = 10000}, .tied = 1};
+    check(agir_llama_alloc(m, &c, N_NEW, e), e);
+    fill(m->embed, (size_t)c.vocab * c.dim, 0.02f, 1);
+    for (int l = 0; l < c.n_layer; l++) {
+        agir_llama_layer *L = &m->layers[l];
+        for (int i = 0; i < c.dim; i++) L->attn_norm[i] = L->mlp_norm[i] = 1;
+        int dims[AGIR_LORA_NTARGET][2];
+        agir_llama_lora_dims(&c, dims);
+        for (int t = 0; t < AGIR_LORA_NTARGET; t++)
+            fill(L->w[t], (size_t)dims[t][0] * dims[t][1], 0.02f, 100 + (uint64_t)l * 16 + t);
+    }
+    for (int i = 0; i < c.dim; i++) m->norm[i] = 1;
+}
+
+// Model FLOPs of one training step (see the top of the file).
+static double step_flops(const agir_llama *m, const agir_lora *lora, int B, int T) {
+    const agir_llama_config *c = &m->cfg;
+    double N = (double)B * T, lin = 0, lora_f = 0;
+    int dims[AGIR_LORA_NTARGET][2];
+    agir_llama_lora_dims(c, dims);
+    for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
+        lin += (double)dims[t][0] * dims[t][1];
+        if (lora->cfg.targets & (1u << t)) lora_f += (double)lora->cfg.rank * (dims[t][0] + dims[t][1]);
+    }
+    lin = 2 * N * (lin * c->n_layer + (double)c->vocab * c->dim);
+    lora_f *= 2 * N * c->n_layer;
+    double att = 4.0 * B * c->n_head * c->head_dim * (T * (T + 1.0) / 2) * c->n_layer;
+    return 2 * lin + 3 * lora_f + 3 * att + 2 * N * c->dim * (c->vocab - m->v0);
+}
+
+// Generation through the KV cache (infer/kv_cache.h) with the adapter applied unmerged: prefill of
+// B prompts of T tokens (logits of each last token only), then DECODE_STEPS steps of one token per
+// sequence. FLOPs: 2·in·out per frozen matrix and token, LoRA 2·r·(in + out), attention 4·H·D per
+// visible (query, key) pair and layer, the head 2·C·V per sequence and step.
+enum { DECODE_STEPS = 16 };
+
+static double infer_flops(const agir_llama *m, const agir_lora *lora, double tokens, double pairs, double heads) {
+    const agir_llama_config *c = &m->cfg;
+    int dims[AGIR_LORA_NTARGET][2];
+    agir_llama_lora_dims(c, dims);
+    double per_tok = 0;
+    for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
+        per_tok += 2.0 * dims[t][0] * dims[t][1];
+        if (lora->cfg.targets & (1u << t)) per_tok += 2.0 * lora->cfg.rank * (dims[t][0] + dims[t][1]);
+    }
+    return c->n_layer * (tokens * per_tok + 4.0 * c->n_head * c->head_dim * pairs) + heads * 2.0 * c->dim * c->vocab;
+}
+
+static void infer_bench(const agir_llama *m, const agir_lora *lora, const int32_t *tok, int B, int T, rate peak) {
+    agir_err e = {0};
+    agir_infer s;
+    check(agir_infer_init(&s, m, lora, B, T + DECODE_STEPS, &e), &e);
+    float *logits = xmalloc((size_t)B * m->cfg.vocab * sizeof(float));
+    int *n = xmalloc((size_t)B * sizeof(int));
+    int32_t *next = xmalloc((size_t)B * sizeof(int32_t));
+    double best = 1e30, best_cpu = 1e30, dec = 0, dec_cpu = 0;
+    for (int rep = 0; rep < 2; rep++) {  // the first prefill warms up
+        for (int b = 0; b < B; b++) agir_infer_truncate(&s, b, 0), n[b] = T;
+        double t0 = now(), c0 = cpu_now();
+        check(agir_infer_step(&s, tok, n, logits, &e), &e);
+        double dt = now() - t0, dc = cpu_now() - c0;
+        if (dt < best) best = dt;
+        if (dc < best_cpu) best_cpu = dc;
+    }
+    for (int b = 0; b < B; b++) n[b] = 1;
+    for (int k = 0; k < DECODE_STEPS; k++) {
+        for (int b = 0; b < B; b++) next[b] = tok[(size_t)b * T + k % T];  // any ids: the cost is the same
+        double t0 = now(), c0 = cpu_now();
+        check(agir_infer_step(&s, next, n, logits, &e), &e);
+        dec += now() - t0, dec_cpu += cpu_now() - c0;
+    }
+    double pre = infer_flops(m, lora, (double)B * T, B * (T * (T + 1.0) / 2), B) / 1e9;
+    double ctx = DECODE_STEPS * (T + (DECODE_STEPS + 1) / 2.0);  // keys seen over the decode steps
+    double gen = infer_flops(m, lora, (double)B * DECODE_STEPS, B * ctx, (double)B * DECODE_STEPS) / 1e9;
+    printf("prefill (KV cache, adapter unmerged): %d x %d tokens in %.3f s: %.0f tokens/s wall (%.0f per CPU time x "
+           "%d), %.1f GFLOP/s = %.1f%% of sgemm peak (wall)\n",
+           B, T, best, B * T / best, B * T * openblas_get_num_threads() / best_cpu, openblas_get_num_threads(),
+           pre / best, 100 * pre / best / peak.wall);
+    printf("decode: %d steps of %d sequences after %d tokens: %.1f ms per step, %.0f tokens/s wall (%.0f per CPU time x "
+           "%d), %.1f GFLOP/s\n",
+           DECODE_STEPS, B, T, 1e3 * dec / DECODE_STEPS, B * DECODE_STEPS / dec,
+           B * DECODE_STEPS * openblas_get_num_threads() / dec_cpu, openblas_get_num_threads(), gen / dec);
+    free(logits), free(n), free(next);
+    agir_infer_free(&s);
+}
+
+int main(int argc, char **argv) {
+    int B = arg(argc, argv, 1, 4), T = arg(argc, argv, 2, 256), steps = arg(argc, argv, 3, 3);
+    int peak_n = arg(argc, argv, 4, 4096);
+    const char *which = argc > 5 ? argv[5] : "smollm2";
+    int threads = openblas_get_num_threads();
+    printf("threads: OpenBLAS %d, OpenMP %d\n", threads, omp_get_max_threads());
+    rate peak = sgemm_peak(peak_n, threads);
+    printf("sgemm peak (%d^3): %.1f GFLOP/s wall, %.1f GFLOP/s per CPU time x %d threads\n", peak_n, peak.wall,
+           peak.cpu, threads);
+
+    agir_err e = {0};
+    agir_llm llm = {0};
+    agir_llama *m = &llm.model;
+    int loaded = strcmp(which, "smollm2") && strcmp(which, "tiny");
+    if (!loaded) {
+        random_model(m, !strcmp(which, "tiny"), &e);
+    } else {
+        check(agir_llm_load(strcmp(which, "default") ? which : NULL, &llm, &e), &e);
+        agir_rng r;
+        agir_rng_init(&r, 7, 0);
+        agir_new_rows_opts o = {.init = AGIR_NEW_ROWS_MEAN_NOISE, .noise = 0.02f};
+        check(agir_llm_add_motion(&llm, N_NEW - 2, &o, &r, &e), &e);
+    }
+    const agir_llama_config *c = &m->cfg;
+    agir_lora lora;
+    agir_lora_cfg lc = {.rank = 16, .alpha = 32, .targets = (1u << AGIR_LORA_NTARGET) - 1};
+    int dims[AGIR_LORA_NTARGET][2];
+    agir_llama_lora_dims(c, dims);
+    check(agir_lora_alloc(&lora, &lc, c->n_layer, dims, &e), &e);
+    agir_rng r;
+    agir_rng_init(&r, 1, 2);
+    agir_lora_init(&lora, &r);
+    agir_llm_trainer tr;
+    agir_llm_opt_cfg oc = agir_llm_opt_defaults();
+    check(agir_llm_trainer_init(&tr, m, &lora, &oc, NULL, &e), &e);
+    agir_llama_acts a;
+    check(agir_llama_acts_alloc(&a, m, &lora, B, T, &e), &e);
+    size_t N = (size_t)B * T;
+    int32_t *tok = xmalloc(4 * N * sizeof(int32_t)), *pos = tok + N, *seg = pos + N, *lab = seg + N;
+    for (size_t i = 0; i < N; i++) tok[i] = (int32_t)agir_rng_below(&r, (uint32_t)c->vocab);
+    for (size_t i = 0; i < N; i++) {
+        pos[i] = (int32_t)(i % T), seg[i] = 0;
+        lab[i] = pos[i] == T - 1 ? (int32_t)agir_rng_below(&r, (uint32_t)c->vocab) : tok[i + 1];
+    }
+    double flops = step_flops(m, &lora, B, T);
+    printf("model: %s, %d layers, dim %d, vocab %d (%d new rows); LoRA r=%d on 7 targets, %zu parameters\n", which,
+           c->n_layer, c->dim, c->vocab, c->vocab - m->v0, lc.rank, lora.n_params);
+    printf("batch %d x %d = %zu tokens, %.1f GFLOP per training step\n", B, T, N, flops / 1e9);
+
+    double best = 1e30, best_cpu = 1e30, sum = 0, ph_best[4] = {0};
+    // One micro-batch per step; agir_llm_step_micro's three calls are made here one by one to time them.
+    for (int s = 0; s <= steps; s++) {  // step 0 warms up (page faults, OpenBLAS buffers)
+        double t0 = now(), c0 = cpu_now(), loss;
+        check(agir_llm_step_begin(&tr, agir_llama_count_valid(lab, N), &e), &e);
+        check(agir_llama_forward(m, &lora, &a, tok, pos, seg, NULL, &e), &e);
+        double t1 = now();
+        check(agir_llama_loss(m, &a, lab, tr.n_valid, 1, &loss, &e), &e);
+        tr.loss += loss;
+        double t2 = now();
+        agir_llama_backward(m, &lora, &tr.lgrad, &tr.g, &a);
+        double t3 = now();
+        agir_llm_step_stats st;
+        check(agir_llm_step_apply(&tr, &st, &e), &e);
+        double t4 = now(), dt = t4 - t0, dc = cpu_now() - c0;
+        printf("step %d: %.3f s (forward %.3f, loss %.3f, backward %.3f, AdamW %.3f; %.3f CPU s), loss %.4f, grad "
+               "norm %.3g%s\n",
+               s, dt, t1 - t0, t2 - t1, t3 - t2, t4 - t3, dc, st.loss, st.grad_norm, s ? "" : " (warm-up)");
+        if (!s) continue;
+        sum += dt;
+        if (dt < best) best = dt, ph_best[0] = t1 - t0, ph_best[1] = t2 - t1, ph_best[2] = t3 - t2, ph_best[3] = t4 - t3;
+        if (dc < best_cpu) best_cpu = dc;
+    }
+    double gf = flops / best / 1e9, gf_cpu = flops * threads / best_cpu / 1e9;
+    printf("training step: best %.3f s (forward %.3f, loss %.3f, backward %.3f, AdamW %.3f), mean %.3f s\n", best,
+           ph_best[0], ph_best[1], ph_best[2], ph_best[3], sum / steps);
+    printf("training: %.0f tokens/s wall, %.1f GFLOP/s = %.1f%% of sgemm peak (wall)\n", N / best, gf,
+           100 * gf / peak.wall);
+    printf("training: best %.3f CPU s: %.0f tokens/s per CPU time x %d, %.1f GFLOP/s = %.1f%% of sgemm peak (CPU "
+           "time)\n",
+           best_cpu, N * threads / best_cpu, threads, gf_cpu, 100 * gf_cpu / peak.cpu);
+
+    infer_bench(m, &lora, tok, B, T, peak);
+    free(tok);
+    agir_llama_acts_free(&a);
+    agir_llm_trainer_free(&tr);
+    agir_lora_free(&lora);
+    if (loaded) agir_llm_free(&llm);
+    else agir_llama_free(m);
+    return 0;
+}

@@ -1,0 +1,111 @@
+// `agir chat [options]`: an interactive conversation on stdin/stdout. Each input line is a user
+// turn; the reply is printed as one block followed by an empty line. /reset forgets the
+// conversation (the --system message stays), /exit or end of input quits. Works with piped input.
+// The KV cache keeps the earlier turns, so each turn only runs the model on its new tokens.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/gen_opts.h"
+
+#define CHAT_USAGE AGIR_GEN_USAGE " [--context N]"
+
+typedef struct chat {
+    agir_gen_setup *g;
+    agir_infer s;
+    agir_chat_msg *msg;  // contents are owned (strdup)
+    size_t n, cap, first;  // first: messages kept by /reset (the system one)
+    int turn;
+} chat;
+
+static int push(chat *c, const char *role, const char *content, agir_err *e) {
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        agir_chat_msg *m = realloc(c->msg, cap * sizeof *m);
+        if (!m) return AGIR_BUG(e, "out of memory");
+        c->msg = m, c->cap = cap;
+    }
+    char *dup = strdup(content);
+    if (!dup) return AGIR_BUG(e, "out of memory");
+    c->msg[c->n++] = (agir_chat_msg){role, dup};
+    return 0;
+}
+
+static void forget(chat *c, size_t keep) {
+    while (c->n > keep) free((char *)c->msg[--c->n].content);
+}
+
+// One user turn: render the whole conversation, generate (the cache reuses the shared prefix),
+// print and keep the reply. A turn that does not fit the context is dropped with a warning.
+static int turn(chat *c, const char *line, agir_err *e) {
+    agir_gen_setup *g = c->g;
+    AGIR_TRY(push(c, "user", line, e));
+    agir_ids ids = {0};
+    int rc = agir_gen_encode_chat(g, c->msg, c->n, &ids, e);
+    if (!rc && (ids.n >= (size_t)c->s.kv.T_max)) {
+        fprintf(stderr, "chat: the conversation is %zu tokens, the context holds %d (hint: /reset, or a larger "
+                "--context)\n", ids.n, c->s.kv.T_max);
+        forget(c, c->n - 1);
+        agir_ids_free(&ids);
+        return 0;
+    }
+    uint64_t seed = g->seed + (uint64_t)c->turn++;  // a fresh stream per turn
+    agir_gen_cfg cfg = g->cfg;
+    cfg.seed = &seed;
+    char *reply = NULL;
+    if (!rc) rc = agir_generate_text(&c->s, g->llm.tok, ids.id, (int)ids.n, &cfg, g->stop_str, g->n_stop_str, &reply,
+                                     NULL, e);
+    if (!rc) {
+        printf("%s\n\n", reply);
+        fflush(stdout);
+        agir_gen_report(g);
+        rc = push(c, "assistant", reply, e);
+    }
+    free(reply);
+    agir_ids_free(&ids);
+    return rc;
+}
+
+static int loop(chat *c, agir_err *e) {
+    int tty = isatty(STDIN_FILENO);
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (tty) fputs("> ", stderr);
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n < 0) break;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+        if (!n) continue;
+        if (!strcmp(line, "/exit")) break;
+        if (!strcmp(line, "/reset")) {
+            forget(c, c->first);
+            continue;
+        }
+        if ((rc = turn(c, line, e))) break;
+    }
+    free(line);
+    return rc;
+}
+
+int agir_cmd_chat(int argc, char **argv, agir_err *e) {
+    agir_args a;
+    AGIR_TRY(agir_args_parse("chat", argc, argv, AGIR_GEN_OPTS " context=", &a, e));
+    AGIR_TRY(agir_args_need(&a, 0, 0, CHAT_USAGE, e));
+    unsigned long long context = 2048;
+    AGIR_TRY(agir_args_uint(&a, "context", 16, 1 << 20, &context, e));
+    agir_gen_setup g;
+    AGIR_TRY(agir_gen_setup_open(&g, &a, 256, e));
+    chat c = {.g = &g};
+    int rc = agir_infer_init(&c.s, &g.llm.model, g.adapter, 1, (int)context, e);
+    if (!rc && g.system) rc = push(&c, "system", g.system, e);
+    c.first = c.n;
+    if (!rc) rc = loop(&c, e);
+    forget(&c, 0);
+    free(c.msg);
+    agir_infer_free(&c.s);
+    agir_gen_setup_close(&g);
+    return rc;
+}

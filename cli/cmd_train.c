@@ -1,0 +1,49 @@
+// `agir train CONFIG`: runs the training job the config's [run] job names, resuming from the run
+// folder's newest checkpoint when there is one (docs/training.md).
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "core/run.h"
+#include "train/vq_train.h"
+
+static const char USAGE[] = "CONFIG [--set section.key=value ...] [--steps N] [--fresh | --resume]";
+
+static int train_vqvae(agir_run *run, const agir_args *a, agir_err *e) {
+    agir_vq_train_opts o = {0};
+    unsigned long long steps = 0;
+    AGIR_TRY(agir_args_uint(a, "steps", 1, 1ull << 40, &steps, e));
+    o.max_steps = (int64_t)steps;
+    o.resume = agir_args_get(a, "fresh") ? AGIR_RESUME_NEVER : agir_args_get(a, "resume") ? AGIR_RESUME_REQUIRE
+                                                                                             : AGIR_RESUME_AUTO;
+    agir_vq_train_result r;
+    AGIR_TRY(agir_vq_train(run, &o, &r, e));
+    if (r.val.windows)
+        agir_info(&run->log, "vqvae: step %lld, held-out MPJPE %.1f mm (%.1f mm global), %.0f%% of the codes used; "
+                  "%lld steps skipped; %.1f s (%.1f CPU s); checkpoints in %s", (long long)r.step, r.val.mpjpe_mm,
+                  r.val.mpjpe_global_mm, 100 * r.val.usage,
+                  (long long)r.skipped, r.wall_s, r.cpu_s, run->dir);
+    else
+        agir_info(&run->log, "vqvae: step %lld; %lld steps skipped; %.1f s (%.1f CPU s); checkpoints in %s",
+                  (long long)r.step, (long long)r.skipped, r.wall_s, r.cpu_s, run->dir);
+    return AGIR_OK;
+}
+
+int agir_cmd_train(int argc, char **argv, agir_err *e) {
+    agir_args a;
+    AGIR_TRY(agir_args_parse("train", argc, argv, "steps= fresh resume", &a, e));
+    AGIR_TRY(agir_args_need(&a, 1, 1, USAGE, e));
+    if (agir_args_get(&a, "fresh") && agir_args_get(&a, "resume"))
+        return AGIR_BAD(e, "train: --fresh and --resume contradict each other (hint: give one of them, or neither to "
+                        "resume when a checkpoint exists)");
+    char job[64];
+    AGIR_TRY(agir_cfg_peek(a.pos[0], "run", "job", job, sizeof job, e));
+    if (strcmp(job, "vqvae"))
+        return AGIR_BAD(e, "%s: [run] job = '%s' is not a training job (hint: 'agir train' runs: vqvae)", a.pos[0],
+                        job);
+    agir_run run;
+    int rc = agir_run_open(&run, job, agir_job_schema(job), a.pos[0], a.sets, a.nsets, e);
+    if (!rc) rc = train_vqvae(&run, &a, e);
+    agir_run_close(&run);
+    return rc;
+}

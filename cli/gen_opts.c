@@ -1,0 +1,88 @@
+// Options, model loading and speed report shared by `agir generate` and `agir chat`.
+#include "cli/gen_opts.h"
+
+#include "models/adapter.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int opt_float(const agir_args *a, const char *name, float *out, agir_err *e) {
+    const char *s = agir_args_get(a, name);
+    if (!s) return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v) || fabs(v) > 1e6)
+        return AGIR_BAD(e, "--%s: '%s' is not a number (hint: e.g. --%s 0.7)", name, s, name);
+    *out = (float)v;
+    return 0;
+}
+
+static int read_opts(agir_gen_setup *g, const agir_args *a, int max_tokens, agir_err *e) {
+    unsigned long long max_new = (unsigned long long)max_tokens, k = 0, seed = 0;
+    AGIR_TRY(agir_args_uint(a, "max-tokens", 0, 1 << 20, &max_new, e));
+    AGIR_TRY(agir_args_uint(a, "top-k", 0, 1 << 24, &k, e));
+    AGIR_TRY(agir_args_uint(a, "seed", 0, UINT64_MAX, &seed, e));
+    agir_sample_cfg sc = {.temperature = 0, .top_k = (int)k, .top_p = 1};
+    AGIR_TRY(opt_float(a, "temperature", &sc.temperature, e));
+    AGIR_TRY(opt_float(a, "top-p", &sc.top_p, e));
+    AGIR_TRY(agir_sample_check(&sc, e));
+    for (int i = 0; i < a->nopt; i++) {
+        if (strncmp(a->opt[i].name, "stop", 4) || (a->opt[i].name[4] && a->opt[i].name[4] != '=')) continue;
+        if (g->n_stop_str == (int)(sizeof g->stop_str / sizeof *g->stop_str))
+            return AGIR_BAD(e, "--stop: more than %d stop strings", g->n_stop_str);
+        if (!*a->opt[i].value) return AGIR_BAD(e, "--stop: empty stop string (hint: --stop '###')");
+        g->stop_str[g->n_stop_str++] = a->opt[i].value;
+    }
+    g->seed = seed;
+    g->system = agir_args_get(a, "system");
+    g->stats = agir_args_get(a, "stats") != NULL;
+    g->cfg = (agir_gen_cfg){.max_new = (int)max_new, .sample = sc, .seed = &g->seed, .stats = &g->st};
+    return 0;
+}
+
+int agir_gen_setup_open(agir_gen_setup *g, const agir_args *a, int max_tokens, agir_err *e) {
+    memset(g, 0, sizeof *g);
+    AGIR_TRY(read_opts(g, a, max_tokens, e));
+    const char *tname = agir_args_get(a, "template");
+    // Check a template name before the model loads; "auto" is resolved against the model below.
+    if (tname && *tname && strcmp(tname, "auto") && !agir_chat_template_find(tname))
+        return AGIR_BAD(e, "--template: unknown template '%s' (hint: auto, %s)", tname, agir_chat_template_names());
+    AGIR_TRY(agir_llm_load(agir_args_get(a, "model"), &g->llm, e));
+    g->loaded = 1;
+    const char *adapter = agir_args_get(a, "adapter");
+    int rc = 0;
+    if (adapter && !(rc = agir_adapter_load(adapter, &g->llm, &g->lora, e))) g->adapter = &g->lora;
+    if (!rc) rc = agir_chat_template_pick(tname ? tname : "auto", g->llm.tok, g->llm.chat_jinja, &g->tp, e);
+    if (rc) {
+        agir_gen_setup_close(g);
+        return rc;
+    }
+    g->cfg.stop = g->stop_ids;
+    g->cfg.n_stop = agir_gen_stop_ids(g->llm.tok, g->llm.eos, g->tp, g->stop_ids);
+    return 0;
+}
+
+void agir_gen_setup_close(agir_gen_setup *g) {
+    if (g->adapter) agir_lora_free(&g->lora);
+    if (g->loaded) agir_llm_free(&g->llm);
+    g->adapter = NULL;
+    g->loaded = 0;
+}
+
+int agir_gen_encode_chat(const agir_gen_setup *g, const agir_chat_msg *msgs, size_t n, agir_ids *ids, agir_err *e) {
+    agir_chat_text ct = {0};
+    AGIR_TRY(agir_chat_render(g->tp, msgs, n, 1, &ct, e));
+    int rc = agir_tok_encode(g->llm.tok, ct.text, ct.len, ids, e);
+    agir_chat_text_free(&ct);
+    return rc;
+}
+
+void agir_gen_report(const agir_gen_setup *g) {
+    if (!g->stats) return;
+    const agir_gen_stats *s = &g->st;
+    fprintf(stderr, "prefill %lld tokens in %.3f s (%.1f tokens/s), decode %lld tokens in %.3f s (%.1f tokens/s)\n",
+            s->prefill_tokens, s->prefill_s, s->prefill_s > 0 ? s->prefill_tokens / s->prefill_s : 0.0,
+            s->decode_tokens, s->decode_s, s->decode_s > 0 ? s->decode_tokens / s->decode_s : 0.0);
+}

@@ -1,0 +1,37 @@
+// Shared between the HF (llama_load.c) and GGUF (llama_gguf.c) loaders: one routine fills an
+// allocated agir_llama from any named-tensor source, so both formats go through the same shape,
+// dtype and finiteness checks.
+#ifndef AGIR_MODELS_LLAMA_LOAD_IMPL_H
+#define AGIR_MODELS_LLAMA_LOAD_IMPL_H
+
+#include "checkpoints/tensor_view.h"
+#include "core/error.h"
+#include "models/llama.h"
+
+// Tensor names of one format. Per-layer names are layer_prefix + layer index + the suffix.
+typedef struct agir_llama_names {
+    const char *embed, *head, *norm;  // (V, C), (V, C), (C)
+    const char *layer_prefix;
+    const char *attn_norm, *mlp_norm;          // (C)
+    const char *w[AGIR_LORA_NTARGET];          // (out, in) as in agir_llama_layer
+    const char *bias[3];                       // q, k, v
+} agir_llama_names;
+
+extern const agir_llama_names agir_llama_hf_names, agir_llama_gguf_names;
+
+// A tensor by name, and the file it lives in (for messages); NULL when absent.
+typedef const agir_tensor_view *(*agir_tensor_lookup)(const void *ctx, const char *name, const char **file);
+
+typedef struct agir_weight_src {
+    agir_tensor_lookup find;
+    const void *ctx;
+    const agir_llama_names *names;
+    int quantized;  // whether Q8_0 / Q4_0 / Q4_1 are accepted (GGUF) besides F32, F16, BF16
+    const char *what;  // where the shapes come from, for messages ("config.json", "GGUF metadata")
+} agir_weight_src;
+
+// Fills every weight of m (allocated for its cfg) from s: each tensor present, with its exact
+// shape, a supported dtype and finite values.
+int agir_llama_fill(agir_llama *m, const agir_weight_src *s, agir_err *e);
+
+#endif

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The motion-tokenizer jobs end to end on a tiny model: `agir train` (a few steps) → `agir tokenize`
+# (token store with the model's identity) → `agir info` → `agir decode` → `agir plot skeleton` →
+# `agir eval-vq` (table and JSON). Checks exit codes, the identity recorded (the SHA-256 of the
+# checkpoint's weights file, codebook size, frames per code, fps), code and frame counts derived
+# from the data, that a single checkpoint folder gives the same codes as its run folder, and that
+# codes are refused by another tokenizer, bad subjects and wrong files (exit 2, one line).
+set -euo pipefail
+A=$AGIR_BIN
+if ! "$A" help train >/dev/null 2>&1; then
+  echo "SKIPPED: this build has no 'agir train' to make a checkpoint"
+  exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*"; exit 1; }
+json() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
+# refused CMD...: exit 2 and exactly one line on stderr, which must contain $want.
+refused() {
+  local err rc
+  set +e
+  err=$("$A" "$@" 2>&1 >/dev/null)
+  rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "'$*' exited $rc, expected 2: $err"
+  [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "'$*' printed more than one line: $err"
+  printf '%s' "$err" | grep -qF -- "$want" || fail "'$*': message lacks '$want': $err"
+  echo "refused as expected: $err"
+}
+
+"$A" synth "$AGIR_SOURCE_DIR/configs/synth.ini" --set synth.subjects=3 --set synth.walks_per_state=1 \
+  --set synth.seconds=4 --set run.dir="$tmp/synth" --set run.log_level=quiet >/dev/null
+data=$tmp/data/synth.h5
+cat >tiny.ini <<EOF
+[run]
+job = vqvae
+seed = 5
+dir = $tmp/run
+log_level = quiet
+[data]
+path = $data
+window = 16
+[model]
+width = 16
+depth = 1
+codes = 16
+code_dim = 8
+[optim]
+warmup = 0
+[train]
+steps = 4
+batch = 4
+val_every = 0
+ckpt_every = 2
+EOF
+"$A" train tiny.ini >/dev/null
+ckpt=run/$(cat run/LATEST)
+hash=sha256:$(sha256sum "$ckpt/model.safetensors" | cut -d' ' -f1)
+
+# tokenize: identity and counts. 4 s at 20 fps = 80 frames = 79 feature rows = 20 codes of 4 frames.
+"$A" tokenize --model run "$data" --out tokens.h5 --quiet
+"$A" info tokens.h5 --json >info.json
+[ "$(json info.json 'd["model_hash"]')" = "$hash" ] || fail "token store hash $(json info.json 'd["model_hash"]') != $hash"
+[ "$(json info.json 'd["codebook_size"], d["downsample"], d["model_fps"], d["sequences"]')" = "16 4 20 6" ] ||
+  fail "identity/sequences: $(json info.json 'd["codebook_size"], d["downsample"], d["model_fps"], d["sequences"]')"
+[ "$(json info.json 'd["min_sequence_codes"], d["max_sequence_codes"]')" = "20 20" ] || fail "codes per sequence"
+# The checkpoint folder itself gives the same store, byte for byte (the writer is deterministic).
+"$A" tokenize --model "$ckpt" "$data" --out tokens2.h5 --quiet
+cmp -s tokens.h5 tokens2.h5 || fail "checkpoint folder and run folder disagree"
+
+# decode → a gait store at the model's rate, 20 codes × 4 frames per walk; plot draws it.
+"$A" decode --model run tokens.h5 --out joints.h5 --quiet
+"$A" info joints.h5 --json >joints.json
+[ "$(json joints.json 'd["sequences"], d["frames"], list(d["fps"])')" = "6 480 ['20']" ] ||
+  fail "decoded store: $(json joints.json 'd["sequences"], d["frames"], list(d["fps"])')"
+id=$(python3 -c "import h5py; print(h5py.File('joints.h5')['sequences/id'][0].decode())" 2>/dev/null ||
+  echo SYN001_off_walk_1)
+"$A" plot skeleton joints.h5 --seq "$id" --out skel.png >/dev/null
+[ "$(head -c 8 skel.png | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "plot did not write a PNG"
+"$A" decode --model run tokens.h5 --seq "$id" --out one.h5 --quiet
+[ "$(json <("$A" info one.h5 --json) 'd["sequences"]')" = "1" ] || fail "--seq decodes one sequence"
+
+# eval-vq: the held-out subjects the training job recorded, 2 walks each.
+held=$(json "$ckpt/state.json" '",".join(d["extra"]["val_subjects"])')
+[ -n "$held" ] || fail "the checkpoint records no held-out subjects"
+"$A" eval-vq --model run "$data" --json eval.json --quiet >table.txt
+n_held=$(awk -F, '{print NF}' <<<"$held")
+[ "$(json eval.json 'd["sequences"], d["held_out"], d["subjects"] == "'"$held"'".split(",")')" = "$((2 * n_held)) True True" ] ||
+  fail "eval: $(json eval.json 'd["sequences"], d["held_out"], d["subjects"]')"
+json eval.json '0 < d["mpjpe_mm"] < 1e4 and 0 < d["codebook"]["usage"] <= 1 and d["codebook"]["used"] <= 16 and
+  1 <= d["codebook"]["perplexity"] <= 16 and d["codes"] == 20 * d["sequences"] and d["frames"] == 79 * d["sequences"] and
+  d["model"]["hash"] == "'"$hash"'" and len(d["features"]["per_feature"]) > 10' | grep -qx True || fail "eval.json values"
+grep -q "^MPJPE " table.txt && grep -q "^codebook " table.txt || fail "eval table: $(cat table.txt)"
+"$A" eval-vq --model run "$data" --subjects SYN001,SYN002 --json eval2.json --quiet >/dev/null
+[ "$(json eval2.json 'd["sequences"]')" = "4" ] || fail "--subjects SYN001,SYN002"
+cat table.txt
+
+# Refusals: codes of another tokenizer, an unknown subject, files of the wrong kind, bad options.
+sed -i "s#^dir = .*#dir = $tmp/run2#; s#^seed = .*#seed = 6#; s#^steps = .*#steps = 1#" tiny.ini
+"$A" train tiny.ini >/dev/null
+want="tokens.h5" refused decode --model run2 tokens.h5 --out x.h5
+want="has no sequence of subject 'NOBODY'" refused eval-vq --model run "$data" --subjects SYN001,NOBODY
+want="tokens.h5" refused tokenize --model run tokens.h5 --out x.h5
+want="no-such-seq" refused decode --model run tokens.h5 --seq no-such-seq --out x.h5
+want="needs --model" refused tokenize "$data" --out x.h5
+want="$tmp" refused eval-vq --model "$tmp" "$data"
+[ ! -e x.h5 ] || fail "a refused job wrote its output"
+echo "ok"

@@ -1,0 +1,252 @@
+// Checkpoints of the VQ-VAE training job: what a save holds, and resuming from one bit for bit.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoints/ckpt.h"
+#include "checkpoints/manifest.h"
+#include "train/vq_train_impl.h"
+
+static const char MODEL_TYPE[] = "vqvae";
+
+// Keys that shape the run's trajectory: a resumed run must have the same values. Left out: where
+// things are (data.path, run.dir), how the run is watched or paced (log level, threads, device,
+// logging, validation and checkpoint cadence) and train.steps, which may grow to extend a run.
+static int shapes_run(const agir_key *k) {
+    if (!strcmp(k->section, "data")) return strcmp(k->name, "path") != 0;
+    if (!strcmp(k->section, "model") || !strcmp(k->section, "optim")) return 1;
+    return (!strcmp(k->section, "run") && !strcmp(k->name, "seed")) ||
+           (!strcmp(k->section, "train") && !strcmp(k->name, "batch"));
+}
+
+// {"section.key": "value", ...} of the keys above.
+static cJSON *config_record(const agir_cfg *cfg) {
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; o && i < cfg->n; i++) {
+        const agir_key *k = cfg->v[i].key;
+        if (!shapes_run(k)) continue;
+        char name[128];
+        snprintf(name, sizeof name, "%s.%s", k->section, k->name);
+        if (!cJSON_AddStringToObject(o, name, cfg->v[i].text)) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static cJSON *state_extra(const vq_trainer *t) {
+    cJSON *o = agir_vq_meta_to_json(&t->meta);
+    cJSON *val = o ? cJSON_AddArrayToObject(o, "val_subjects") : NULL;
+    int ok = val != NULL;
+    for (int i = 0; ok && i < t->data.n_val_subjects; i++)
+        ok = cJSON_AddItemToArray(val, cJSON_CreateString(t->data.val_subjects[i]));
+    cJSON *rec = ok ? config_record(&t->run->cfg) : NULL;
+    if (!rec || !cJSON_AddItemToObject(o, "config", rec)) {
+        cJSON_Delete(rec);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int download(vq_trainer *t, void *dst, const void *src, size_t n, agir_err *e) {
+    return agir_dev_download(&t->ctx, dst, src, n * sizeof(float), e);
+}
+
+static int upload(vq_trainer *t, void *dst, const void *src, size_t n, agir_err *e) {
+    return agir_dev_upload(&t->ctx, dst, src, n * sizeof(float), e);
+}
+
+// Host mirrors <- device (to save) or -> device (after a load).
+static int sync_mirrors(vq_trainer *t, int to_device, agir_err *e) {
+    agir_vqvae *m = &t->m;
+    size_t P = m->n_params, K = (size_t)m->cfg.n_codes, KD = K * (size_t)m->cfg.code_dim;
+    struct {
+        float *dev, *host;
+        size_t n;
+    } pairs[] = {{m->params, t->h_params, P}, {m->codebook, t->h_codebook, KD}, {m->ema_count, t->h_count, K},
+                 {m->ema_sum, t->h_sum, KD},  {t->adam_m, t->h_m, P},             {t->adam_v, t->h_v, P}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        AGIR_TRY(to_device ? upload(t, pairs[i].dev, pairs[i].host, pairs[i].n, e)
+                           : download(t, pairs[i].host, pairs[i].dev, pairs[i].n, e));
+    return AGIR_OK;
+}
+
+int agir_vqt_save(vq_trainer *t, agir_err *e) {
+    AGIR_TRY(sync_mirrors(t, 0, e));
+    agir_ckpt_state s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.model_type, sizeof s.model_type, "%s", MODEL_TYPE);
+    s.step = t->step, s.sched_step = t->step, s.skipped = t->skipped;
+    s.epoch = t->pos.epoch, s.cursor = t->pos.cursor;
+    s.world_size = 1;
+    char path[1200];
+    size_t bytes;
+    AGIR_TRY(agir_run_path(t->run, "config.ini", path, sizeof path, e));
+    AGIR_TRY(agir_sha256_file(path, s.config_hash, &bytes, e));
+    s.n_rng = 2;
+    s.rng[0] = (agir_ckpt_rng){"data", t->data.root};
+    s.rng[1] = (agir_ckpt_rng){"quant", t->quant};
+    if (!(s.extra = state_extra(t))) return AGIR_BUG(e, "out of memory writing the checkpoint state");
+    agir_ckpt_group g[3] = {{"model", t->views.model, t->views.n_model},
+                            {"ema", t->views.ema, t->views.n_ema},
+                            {"optim", t->optim, 2}};
+    agir_ckpt_opts o = {t->keep, t->log};
+    int rc = agir_ckpt_save(t->run->dir, &s, g, 3, &o, e);
+    cJSON_Delete(s.extra);
+    AGIR_TRY(rc);
+    agir_debug(t->log, "step %lld: checkpoint saved in %s/ckpt-%lld", (long long)t->step, t->run->dir,
+               (long long)t->step);
+    cJSON *m = cJSON_CreateObject();
+    if (m) {
+        cJSON_AddStringToObject(m, "event", "checkpoint");
+        cJSON_AddNumberToObject(m, "step", (double)t->step);
+        agir_metrics_emit(t->log, m);
+    }
+    return AGIR_OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resume
+
+static int same_value(const agir_value *v, const char *text) {
+    if (v->key->type == AGIR_KEY_INT || v->key->type == AGIR_KEY_FLOAT) {
+        char *end;
+        double d = strtod(text, &end);
+        return *text && !*end && d == (v->key->type == AGIR_KEY_INT ? (double)v->i : v->f);
+    }
+    return !strcmp(v->text, text);
+}
+
+static int check_config(const vq_trainer *t, const cJSON *rec, const char *where, agir_err *e) {
+    if (!cJSON_IsObject(rec))
+        return AGIR_BAD(e, "%s: \"config\" is missing (hint: the checkpoint was not written by 'agir train' for a "
+                        "vqvae job)", where);
+    const agir_cfg *cfg = &t->run->cfg;
+    for (size_t i = 0; i < cfg->n; i++) {
+        const agir_value *v = &cfg->v[i];
+        if (!shapes_run(v->key)) continue;
+        char name[128], at[1200];
+        snprintf(name, sizeof name, "%s.%s", v->key->section, v->key->name);
+        const cJSON *was = cJSON_GetObjectItemCaseSensitive(rec, name);
+        const char *text = cJSON_IsString(was) ? was->valuestring : NULL;
+        if (text && same_value(v, text)) continue;
+        agir_cfg_origin(cfg, v->key->section, v->key->name, at, sizeof at);
+        if (!text)
+            return AGIR_BAD(e, "%s: records no value of %s (hint: the checkpoint is from another version; train into a "
+                            "new run.dir)", where, name);
+        return AGIR_BAD(e, "%s: %s is '%s' but this run was trained with '%s' (hint: put the value back, or train "
+                        "into a new run.dir)", at, name, v->text, text);
+    }
+    return AGIR_OK;
+}
+
+static int check_val_subjects(const vq_trainer *t, const cJSON *extra, const char *where, agir_err *e) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(extra, "val_subjects");
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1, same = n == t->data.n_val_subjects, i = 0;
+    for (const cJSON *s = same ? a->child : NULL; s && same; s = s->next, i++)
+        same = cJSON_IsString(s) && !strcmp(s->valuestring, t->data.val_subjects[i]);
+    if (!same)
+        return AGIR_BAD(e, "%s: the held-out subjects recorded in \"val_subjects\" differ from the data's split (hint: "
+                        "%s changed since the run started; train into a new run.dir)", where,
+                        agir_cfg_str(&t->run->cfg, "data", "path"));
+    return AGIR_OK;
+}
+
+// Copies one group's tensors (shapes already matched) into the host mirrors the views point at.
+static void copy_group(const agir_ckpt *c, const char *group, const agir_tensor_view *v, int64_t n) {
+    const agir_st_file *f = agir_ckpt_group_file(c, group);
+    for (int64_t i = 0; i < n; i++) memcpy((void *)v[i].data, agir_st_find(f, v[i].name)->data, v[i].nbytes);
+}
+
+static int restore_position(vq_trainer *t, const agir_ckpt *c, agir_err *e) {
+    const agir_ckpt_state *s = &c->state;
+    const agir_rng *quant = agir_ckpt_rng_get(c, "quant"), *data = agir_ckpt_rng_get(c, "data");
+    if (!quant || !data)
+        return AGIR_BAD(e, "%s/state.json: lacks the \"quant\" or \"data\" random stream (hint: the checkpoint was "
+                        "not written by a vqvae training job)", c->dir);
+    if (s->world_size != 1)
+        return AGIR_BAD(e, "%s/state.json: saved by %d ranks, this job trains on one (hint: resume it with as many "
+                        "ranks)", c->dir, s->world_size);
+    if (s->sched_step != s->step || s->cursor >= t->data.n_train || s->skipped > INT64_MAX - s->step)
+        return AGIR_BAD(e, "%s/state.json: step %lld, schedule step %lld and data cursor %lld of %d walks do not fit "
+                        "together (hint: the dataset changed since the run started; train into a new run.dir)",
+                        c->dir, (long long)s->step, (long long)s->sched_step, (long long)s->cursor, t->data.n_train);
+    t->quant = *quant;
+    t->data.root = *data;
+    t->data.perm_epoch = -1;
+    t->step = s->step, t->skipped = s->skipped;
+    t->pos = (agir_vq_pos){s->epoch, s->cursor};
+    return AGIR_OK;
+}
+
+static int restore(vq_trainer *t, const agir_ckpt *c, agir_err *e) {
+    char where[4200];
+    snprintf(where, sizeof where, "%s/state.json: extra", c->dir);
+    agir_vq_meta meta;
+    AGIR_TRY(agir_vq_meta_from_json(c->state.extra, where, &meta, e));
+    AGIR_TRY(check_config(t, cJSON_GetObjectItemCaseSensitive(c->state.extra, "config"), where, e));
+    AGIR_TRY(check_val_subjects(t, c->state.extra, where, e));
+    AGIR_TRY(agir_ckpt_expect(c, "model", t->views.model, t->views.n_model, e));
+    AGIR_TRY(agir_ckpt_expect(c, "ema", t->views.ema, t->views.n_ema, e));
+    AGIR_TRY(agir_ckpt_expect(c, "optim", t->optim, 2, e));
+    copy_group(c, "model", t->views.model, t->views.n_model);
+    copy_group(c, "ema", t->views.ema, t->views.n_ema);
+    copy_group(c, "optim", t->optim, 2);
+    size_t D = (size_t)t->data.dim;
+    if (memcmp(t->h_mean, t->data.mean, D * sizeof(float)) || memcmp(t->h_std, t->data.std, D * sizeof(float)))
+        return AGIR_BAD(e, "%s/model.safetensors: its feature normalisation differs from the statistics of %s (hint: "
+                        "the dataset changed since the run started; train into a new run.dir)", c->dir,
+                        agir_cfg_str(&t->run->cfg, "data", "path"));
+    AGIR_TRY(restore_position(t, c, e));
+    AGIR_TRY(sync_mirrors(t, 1, e));
+    t->m.codebook_ready = 1;  // a checkpoint is written after at least one update
+    return AGIR_OK;
+}
+
+// agir_ckpt_load_latest with its fallback warnings held back until it succeeds: a run folder
+// without any intact checkpoint is then one error line, whose message names the newest fault.
+static int load_latest(vq_trainer *t, agir_ckpt *c, agir_err *e) {
+    char *held = NULL;
+    size_t len = 0;
+    agir_log quiet = *t->log;
+    quiet.metrics = NULL;
+    quiet.out = open_memstream(&held, &len);
+    int rc = agir_ckpt_load_latest(t->run->dir, MODEL_TYPE, quiet.out ? &quiet : t->log, c, e);
+    if (quiet.out) fclose(quiet.out);
+    if (!rc && len && t->log->out) {
+        fputs(held, t->log->out);
+        fflush(t->log->out);
+    }
+    free(held);
+    return rc;
+}
+
+int agir_vqt_resume(vq_trainer *t, agir_resume_mode mode, int64_t *resumed_from, agir_err *e) {
+    *resumed_from = -1;
+    agir_ckpt c;
+    AGIR_TRY(load_latest(t, &c, e));
+    int rc = AGIR_OK;
+    if (!c.found && mode == AGIR_RESUME_REQUIRE)
+        rc = AGIR_BAD(e, "%s: holds no checkpoint to resume from (hint: drop --resume to start a new run there)",
+                      t->run->dir);
+    else if (c.found && mode == AGIR_RESUME_NEVER)
+        rc = AGIR_BAD(e, "%s: already holds a checkpoint (%s) (hint: drop --fresh to resume it, or set run.dir to "
+                      "a new folder)", t->run->dir, c.dir);
+    else if (c.found)
+        rc = restore(t, &c, e);
+    if (!rc && c.found) {
+        *resumed_from = t->step;
+        agir_info(t->log, "vqvae: resuming from %s (step %lld)", c.dir, (long long)t->step);
+        cJSON *m = cJSON_CreateObject();
+        if (m) {
+            cJSON_AddStringToObject(m, "event", "resume");
+            cJSON_AddNumberToObject(m, "step", (double)t->step);
+            cJSON_AddStringToObject(m, "checkpoint", c.dir);
+            agir_metrics_emit(t->log, m);
+        }
+    }
+    agir_ckpt_close(&c);
+    return rc;
+}
