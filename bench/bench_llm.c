@@ -30,74 +30,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "infer/kv_cache.h"
 #include "models/llama_load.h"
 #include "train/llm_step.h"
 
+#include "bench_common.h"
+
+static const char PROG[] = "bench_llm";
+
 enum { N_NEW = 514 };
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static double cpu_now(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-typedef struct rate {
-    double wall, cpu;
-} rate;
-
-static int arg(int argc, char **argv, int i, int def) {
-    if (argc <= i) return def;
-    char *end;
-    long v = strtol(argv[i], &end, 10);
-    if (*end || v < 1 || v > 1 << 20) {
-        fprintf(stderr, "bench_llm: argument %d '%s' is not a positive integer\n", i, argv[i]);
-        exit(2);
-    }
-    return (int)v;
-}
-
-static void check(int rc, const agir_err *e) {
-    if (rc) {
-        fprintf(stderr, "bench_llm: %s\n", e->msg);
-        exit(rc);
-    }
-}
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "bench_llm: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
-
-static rate sgemm_peak(int n, int threads) {
-    size_t nn = (size_t)n * n;
-    float *a = xmalloc(nn * sizeof(float)), *b = xmalloc(nn * sizeof(float)), *c = xmalloc(nn * sizeof(float));
-    for (size_t i = 0; i < nn; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
-    rate best = {0, 0};
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = now(), c0 = cpu_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double gf = 2.0 * n * (double)n * n / 1e9;
-        double w = gf / (now() - t0), cp = gf * threads / (cpu_now() - c0);
-        if (w > best.wall) best.wall = w;
-        if (cp > best.cpu) best.cpu = cp;
-    }
-    free(a), free(b), free(c);
-    return best;
-}
 
 // Uniform values of standard deviation sd from a cheap per-index hash: random weights for timing.
 static void fill(float *x, size_t n, float sd, uint64_t seed) {
@@ -116,7 +58,7 @@ static void random_model(agir_llama *m, int tiny, agir_err *e) {
     if (tiny)
         c = (agir_llama_config){.vocab = 256 + N_NEW, .dim = 64, .ffn = 128, .n_layer = 2, .n_head = 4,
                                 .n_kv_head = 2, .head_dim = 16, .eps = 1e-5f, .rope = {.theta = 10000}, .tied = 1};
-    check(agir_llama_alloc(m, &c, N_NEW, e), e);
+    bench_check(PROG, agir_llama_alloc(m, &c, N_NEW, e), e);
     fill(m->embed, (size_t)c.vocab * c.dim, 0.02f, 1);
     for (int l = 0; l < c.n_layer; l++) {
         agir_llama_layer *L = &m->layers[l];
@@ -163,28 +105,28 @@ static double infer_flops(const agir_llama *m, const agir_lora *lora, double tok
     return c->n_layer * (tokens * per_tok + 4.0 * c->n_head * c->head_dim * pairs) + heads * 2.0 * c->dim * c->vocab;
 }
 
-static void infer_bench(const agir_llama *m, const agir_lora *lora, const int32_t *tok, int B, int T, rate peak) {
+static void infer_bench(const agir_llama *m, const agir_lora *lora, const int32_t *tok, int B, int T, bench_rate peak) {
     agir_err e = {0};
     agir_infer s;
-    check(agir_infer_init(&s, m, lora, B, T + DECODE_STEPS, &e), &e);
-    float *logits = xmalloc((size_t)B * m->cfg.vocab * sizeof(float));
-    int *n = xmalloc((size_t)B * sizeof(int));
-    int32_t *next = xmalloc((size_t)B * sizeof(int32_t));
+    bench_check(PROG, agir_infer_init(&s, m, lora, B, T + DECODE_STEPS, &e), &e);
+    float *logits = bench_malloc(PROG, (size_t)B * m->cfg.vocab * sizeof(float));
+    int *n = bench_malloc(PROG, (size_t)B * sizeof(int));
+    int32_t *next = bench_malloc(PROG, (size_t)B * sizeof(int32_t));
     double best = 1e30, best_cpu = 1e30, dec = 0, dec_cpu = 0;
     for (int rep = 0; rep < 2; rep++) {  // the first prefill warms up
         for (int b = 0; b < B; b++) agir_infer_truncate(&s, b, 0), n[b] = T;
-        double t0 = now(), c0 = cpu_now();
-        check(agir_infer_step(&s, tok, n, logits, &e), &e);
-        double dt = now() - t0, dc = cpu_now() - c0;
+        double t0 = bench_now(), c0 = bench_cpu_now();
+        bench_check(PROG, agir_infer_step(&s, tok, n, logits, &e), &e);
+        double dt = bench_now() - t0, dc = bench_cpu_now() - c0;
         if (dt < best) best = dt;
         if (dc < best_cpu) best_cpu = dc;
     }
     for (int b = 0; b < B; b++) n[b] = 1;
     for (int k = 0; k < DECODE_STEPS; k++) {
         for (int b = 0; b < B; b++) next[b] = tok[(size_t)b * T + k % T];  // any ids: the cost is the same
-        double t0 = now(), c0 = cpu_now();
-        check(agir_infer_step(&s, next, n, logits, &e), &e);
-        dec += now() - t0, dec_cpu += cpu_now() - c0;
+        double t0 = bench_now(), c0 = bench_cpu_now();
+        bench_check(PROG, agir_infer_step(&s, next, n, logits, &e), &e);
+        dec += bench_now() - t0, dec_cpu += bench_cpu_now() - c0;
     }
     double pre = infer_flops(m, lora, (double)B * T, B * (T * (T + 1.0) / 2), B) / 1e9;
     double ctx = DECODE_STEPS * (T + (DECODE_STEPS + 1) / 2.0);  // keys seen over the decode steps
@@ -202,12 +144,12 @@ static void infer_bench(const agir_llama *m, const agir_lora *lora, const int32_
 }
 
 int main(int argc, char **argv) {
-    int B = arg(argc, argv, 1, 4), T = arg(argc, argv, 2, 256), steps = arg(argc, argv, 3, 3);
-    int peak_n = arg(argc, argv, 4, 4096);
+    int B = bench_arg(PROG, argc, argv, 1, 4), T = bench_arg(PROG, argc, argv, 2, 256), steps = bench_arg(PROG, argc, argv, 3, 3);
+    int peak_n = bench_arg(PROG, argc, argv, 4, 4096);
     const char *which = argc > 5 ? argv[5] : "smollm2";
     int threads = openblas_get_num_threads();
     printf("threads: OpenBLAS %d, OpenMP %d\n", threads, omp_get_max_threads());
-    rate peak = sgemm_peak(peak_n, threads);
+    bench_rate peak = bench_sgemm_peak(PROG, peak_n, threads);
     printf("sgemm peak (%d^3): %.1f GFLOP/s wall, %.1f GFLOP/s per CPU time x %d threads\n", peak_n, peak.wall,
            peak.cpu, threads);
 
@@ -218,28 +160,28 @@ int main(int argc, char **argv) {
     if (!loaded) {
         random_model(m, !strcmp(which, "tiny"), &e);
     } else {
-        check(agir_llm_load(strcmp(which, "default") ? which : NULL, &llm, &e), &e);
+        bench_check(PROG, agir_llm_load(strcmp(which, "default") ? which : NULL, &llm, &e), &e);
         agir_rng r;
         agir_rng_init(&r, 7, 0);
         agir_new_rows_opts o = {.init = AGIR_NEW_ROWS_MEAN_NOISE, .noise = 0.02f};
-        check(agir_llm_add_motion(&llm, N_NEW - 2, &o, &r, &e), &e);
+        bench_check(PROG, agir_llm_add_motion(&llm, N_NEW - 2, &o, &r, &e), &e);
     }
     const agir_llama_config *c = &m->cfg;
     agir_lora lora;
     agir_lora_cfg lc = {.rank = 16, .alpha = 32, .targets = (1u << AGIR_LORA_NTARGET) - 1};
     int dims[AGIR_LORA_NTARGET][2];
     agir_llama_lora_dims(c, dims);
-    check(agir_lora_alloc(&lora, &lc, c->n_layer, dims, &e), &e);
+    bench_check(PROG, agir_lora_alloc(&lora, &lc, c->n_layer, dims, &e), &e);
     agir_rng r;
     agir_rng_init(&r, 1, 2);
     agir_lora_init(&lora, &r);
     agir_llm_trainer tr;
     agir_llm_opt_cfg oc = agir_llm_opt_defaults();
-    check(agir_llm_trainer_init(&tr, m, &lora, &oc, NULL, &e), &e);
+    bench_check(PROG, agir_llm_trainer_init(&tr, m, &lora, &oc, NULL, &e), &e);
     agir_llama_acts a;
-    check(agir_llama_acts_alloc(&a, m, &lora, B, T, &e), &e);
+    bench_check(PROG, agir_llama_acts_alloc(&a, m, &lora, B, T, &e), &e);
     size_t N = (size_t)B * T;
-    int32_t *tok = xmalloc(4 * N * sizeof(int32_t)), *pos = tok + N, *seg = pos + N, *lab = seg + N;
+    int32_t *tok = bench_malloc(PROG, 4 * N * sizeof(int32_t)), *pos = tok + N, *seg = pos + N, *lab = seg + N;
     for (size_t i = 0; i < N; i++) tok[i] = (int32_t)agir_rng_below(&r, (uint32_t)c->vocab);
     for (size_t i = 0; i < N; i++) {
         pos[i] = (int32_t)(i % T), seg[i] = 0;
@@ -253,18 +195,18 @@ int main(int argc, char **argv) {
     double best = 1e30, best_cpu = 1e30, sum = 0, ph_best[4] = {0};
     // One micro-batch per step; agir_llm_step_micro's three calls are made here one by one to time them.
     for (int s = 0; s <= steps; s++) {  // step 0 warms up (page faults, OpenBLAS buffers)
-        double t0 = now(), c0 = cpu_now(), loss;
-        check(agir_llm_step_begin(&tr, agir_llama_count_valid(lab, N), &e), &e);
-        check(agir_llama_forward(m, &lora, &a, tok, pos, seg, NULL, &e), &e);
-        double t1 = now();
-        check(agir_llama_loss(m, &a, lab, tr.n_valid, 1, &loss, &e), &e);
+        double t0 = bench_now(), c0 = bench_cpu_now(), loss;
+        bench_check(PROG, agir_llm_step_begin(&tr, agir_llama_count_valid(lab, N), &e), &e);
+        bench_check(PROG, agir_llama_forward(m, &lora, &a, tok, pos, seg, NULL, &e), &e);
+        double t1 = bench_now();
+        bench_check(PROG, agir_llama_loss(m, &a, lab, tr.n_valid, 1, &loss, &e), &e);
         tr.loss += loss;
-        double t2 = now();
+        double t2 = bench_now();
         agir_llama_backward(m, &lora, &tr.lgrad, &tr.g, &a);
-        double t3 = now();
+        double t3 = bench_now();
         agir_llm_step_stats st;
-        check(agir_llm_step_apply(&tr, &st, &e), &e);
-        double t4 = now(), dt = t4 - t0, dc = cpu_now() - c0;
+        bench_check(PROG, agir_llm_step_apply(&tr, &st, &e), &e);
+        double t4 = bench_now(), dt = t4 - t0, dc = bench_cpu_now() - c0;
         printf("step %d: %.3f s (forward %.3f, loss %.3f, backward %.3f, AdamW %.3f; %.3f CPU s), loss %.4f, grad "
                "norm %.3g%s\n",
                s, dt, t1 - t0, t2 - t1, t3 - t2, t4 - t3, dc, st.loss, st.grad_norm, s ? "" : " (warm-up)");

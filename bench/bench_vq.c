@@ -1,6 +1,10 @@
 // Benchmark: one VQ-VAE training step on the CPU against the machine's measured sgemm peak.
 //
-//   bench_vq [B=256] [T=64] [in_dim=107] [steps=3] [peak_n=4096]
+//   bench_vq [CONFIG.ini] [B] [T] [steps=3] [peak_n=4096]
+//
+// The model is the one a vqvae job config describes (configs/vqvae.ini, T2M-GPT's size, when none
+// is given; configs/vqvae_demo.ini for the demo size), on H36M-17 motion features (105 per frame);
+// B and T default to the config's [train] batch and [data] window.
 //
 // Peak: the best of 5 cblas_sgemm calls on peak_n × peak_n matrices, 2·n³ FLOP each. Step: encode,
 // quantize (with the EMA update), decode, losses, backward and AdamW (lr 2e-4, β = (0.9, 0.99)) at
@@ -19,87 +23,47 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <time.h>
+#include <string.h>
 
+#include "core/config.h"
+#include "core/run.h"
+#include "datasets/motion_rep.h"
 #include "models/vqvae.h"
+#include "train/vq_train.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "bench_common.h"
 
-// CPU seconds this process has used (all threads, user + system).
-static double cpu_now(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-// A rate measured two ways: per wall second, and per CPU second times the thread count, which is
-// what the rate would be with the cores to ourselves (on a shared machine, other processes' load
-// slows the wall clock but not the CPU time; spinning threads count against us).
-typedef struct rate {
-    double wall, cpu;
-} rate;
-
-static int arg(int argc, char **argv, int i, int def) {
-    if (argc <= i) return def;
-    char *end;
-    long v = strtol(argv[i], &end, 10);
-    if (*end || v < 1 || v > 1 << 20) {
-        fprintf(stderr, "bench_vq: argument %d '%s' is not a positive integer\n", i, argv[i]);
-        exit(2);
-    }
-    return (int)v;
-}
-
-static rate sgemm_peak(int n, int threads) {
-    size_t nn = (size_t)n * n;
-    float *a = malloc(nn * sizeof(float)), *b = malloc(nn * sizeof(float)), *c = malloc(nn * sizeof(float));
-    if (!a || !b || !c) {
-        fprintf(stderr, "bench_vq: out of memory for the sgemm peak\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < nn; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
-    rate best = {0, 0};
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = now(), c0 = cpu_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double gf = 2.0 * n * (double)n * n / 1e9;
-        double w = gf / (now() - t0), cp = gf * threads / (cpu_now() - c0);
-        if (w > best.wall) best.wall = w;
-        if (cp > best.cpu) best.cpu = cp;
-    }
-    free(a), free(b), free(c);
-    return best;
-}
-
-static void check(int rc, const agir_err *e) {
-    if (rc) {
-        fprintf(stderr, "bench_vq: %s\n", e->msg);
-        exit(rc);
-    }
-}
+static const char PROG[] = "bench_vq";
 
 int main(int argc, char **argv) {
-    int B = arg(argc, argv, 1, 256), T = arg(argc, argv, 2, 64), in = arg(argc, argv, 3, 107);
-    int steps = arg(argc, argv, 4, 3), peak_n = arg(argc, argv, 5, 4096);
+    const char *cfg_path = argc > 1 && strstr(argv[1], ".ini") ? argv[1] : NULL;
+    if (cfg_path) argc--, argv++;
+    agir_err e = {0};
+    agir_cfg cfg;
+    const agir_key *const schema[] = {agir_run_keys, agir_vqvae_keys, NULL};
+    static const char defaults[] = "[run]\njob = vqvae\n";  // the schema's defaults: T2M-GPT's sizes
+    bench_check(PROG,
+                cfg_path ? agir_cfg_load(&cfg, schema, cfg_path, NULL, 0, &e)
+                         : agir_cfg_load_text(&cfg, schema, "defaults", defaults, sizeof defaults - 1, NULL, 0, &e),
+                &e);
+    agir_motion_layout L;
+    bench_check(PROG, agir_motion_layout_init(&L, &agir_skel_h36m17, &e), &e);
+    int B = bench_arg(PROG, argc, argv, 1, (int)agir_cfg_int(&cfg, "train", "batch"));
+    int T = bench_arg(PROG, argc, argv, 2, (int)agir_cfg_int(&cfg, "data", "window"));
+    int steps = bench_arg(PROG, argc, argv, 3, 3), peak_n = bench_arg(PROG, argc, argv, 4, 4096);
+    agir_vqvae_config mc = agir_vq_model_config(&cfg, &L);
+    agir_cfg_free(&cfg);
+    int in = mc.in_dim;
     int threads = openblas_get_num_threads();
     printf("threads: OpenBLAS %d, OpenMP %d\n", threads, omp_get_max_threads());
-    rate peak = sgemm_peak(peak_n, threads);
+    bench_rate peak = bench_sgemm_peak(PROG, peak_n, threads);
     printf("sgemm peak (%d^3): %.1f GFLOP/s wall, %.1f GFLOP/s per CPU time x %d threads\n", peak_n, peak.wall,
            peak.cpu, threads);
 
-    agir_err e = {0};
     agir_ctx c;
-    check(agir_ctx_open(&c, AGIR_DEV_CPU, &e), &e);
-    agir_vqvae_config cfg = agir_vqvae_t2m_config(in);
-    // T2M-GPT's joint term reads features [4, 4 + 3·(joints - 1)): [4, 52) for 17 joints.
-    cfg.joint_c0 = in > 4 ? 4 : 0, cfg.joint_c1 = in >= 52 ? 52 : in;
+    bench_check(PROG, agir_ctx_open(&c, AGIR_DEV_CPU, &e), &e);
     agir_vqvae m;
-    check(agir_vqvae_init(&m, &cfg, B, T, 1, &e), &e);
+    bench_check(PROG, agir_vqvae_init(&m, &mc, B, T, 1, &e), &e);
     size_t nx = (size_t)B * T * in;
     float *x = malloc(nx * sizeof(float)), *mom = calloc(2 * m.n_params, sizeof(float));
     if (!x || !mom) {
@@ -110,25 +74,27 @@ int main(int argc, char **argv) {
     agir_rng_init(&r, 1, 2);
     for (size_t i = 0; i < nx; i++) x[i] = (float)agir_rng_normal(&r);
     // The first conv has no input gradient: its 2·flops are not run backward for dx.
-    int N = B * m.Tq, K = cfg.n_codes, D = cfg.code_dim;
-    double first_conv = 2.0 * B * T * (double)cfg.width * 3 * in;
+    int N = B * m.Tq, K = mc.n_codes, D = mc.code_dim;
+    double first_conv = 2.0 * B * T * (double)mc.width * 3 * in;
     double flops = 3 * m.flops_fwd - first_conv + 2.0 * N * (double)K * D;
-    printf("VQ-VAE: B %d, T %d, in_dim %d, %zu parameters, %.1f GFLOP per step\n", B, T, in, m.n_params, flops / 1e9);
+    printf("VQ-VAE %s: width %d, depth %d, %d codes of %d; B %d, T %d, in_dim %d, %zu parameters, %.1f GFLOP per "
+           "step\n", cfg_path ? cfg_path : "(T2M-GPT defaults)", mc.width, mc.depth, mc.n_codes, mc.code_dim, B, T, in,
+           m.n_params, flops / 1e9);
 
     double best = 1e30, best_cpu = 1e30, sum = 0, tf_best = 0, tb_best = 0;
     for (int s = 0; s <= steps; s++) {  // step 0 warms up (page faults, OpenBLAS buffers)
-        double t0 = now(), c0 = cpu_now();
+        double t0 = bench_now(), c0 = bench_cpu_now();
         agir_vqvae_qstats qs;
         agir_vqvae_losses l;
-        check(agir_vqvae_encode(&c, &m, x, &e), &e);
-        check(agir_vqvae_quantize(&c, &m, 1, &r, &qs, &e), &e);
-        check(agir_vqvae_decode(&c, &m, m.zq, &e), &e);
-        check(agir_vqvae_loss(&c, &m, x, NULL, &l, &e), &e);
-        double t1 = now();
-        check(agir_vqvae_backward(&c, &m, x, NULL, &e), &e);
+        bench_check(PROG, agir_vqvae_encode(&c, &m, x, &e), &e);
+        bench_check(PROG, agir_vqvae_quantize(&c, &m, 1, &r, &qs, &e), &e);
+        bench_check(PROG, agir_vqvae_decode(&c, &m, m.zq, &e), &e);
+        bench_check(PROG, agir_vqvae_loss(&c, &m, x, NULL, &l, &e), &e);
+        double t1 = bench_now();
+        bench_check(PROG, agir_vqvae_backward(&c, &m, x, NULL, &e), &e);
         agir_adamw_hp hp = {.lr = 2e-4f, .beta1 = 0.9f, .beta2 = 0.99f, .eps = 1e-8f, .grad_scale = 1, .step = s + 1};
-        check(agir_op_adamw(&c, m.params, m.grads, mom, mom + m.n_params, m.n_params, &hp, &e), &e);
-        double t2 = now(), dt = t2 - t0, dc = cpu_now() - c0;
+        bench_check(PROG, agir_op_adamw(&c, m.params, m.grads, mom, mom + m.n_params, m.n_params, &hp, &e), &e);
+        double t2 = bench_now(), dt = t2 - t0, dc = bench_cpu_now() - c0;
         printf("step %d: %.3f s (forward %.3f, backward+AdamW %.3f; %.3f CPU s), loss %.4f, perplexity %.1f%s\n", s,
                dt, t1 - t0, t2 - t1, dc, l.total, qs.perplexity, s ? "" : " (warm-up)");
         if (!s) continue;

@@ -6,6 +6,8 @@
 #ifndef AGIR_SKELETON_H
 #define AGIR_SKELETON_H
 
+#include <stdint.h>
+
 enum {
     H36M_PELVIS = 0,
     H36M_RHIP = 1,
@@ -38,5 +40,13 @@ extern const agir_skeleton agir_skel_h36m17;
 
 // Known skeleton by name ("h36m17"), or NULL.
 const agir_skeleton *agir_skeleton_find(const char *name);
+
+// The mirror image of a motion (reflection in the vertical y-z plane, x -> -x, with left and right
+// joints exchanged): still a valid motion of the same skeleton, with the sides' roles swapped.
+// map: (n_joints,) out: each joint's counterpart ("l_*" <-> "r_*" by name, other joints
+// themselves); 1 when a side joint has no counterpart, else 0.
+int agir_skeleton_mirror_map(const agir_skeleton *sk, int *map);
+// in, out: (T, J, 3) float32, distinct buffers.
+void agir_skeleton_mirror(const int *map, int J, const float *in, int64_t T, float *out);
 
 #endif

@@ -99,17 +99,34 @@ static int choose_split(agir_vq_data *d, const agir_gait *g, const char *name, c
     return rc;
 }
 
-// Mean and standard deviation of the training subjects' features.
-static int train_stats(agir_vq_data *d, const agir_gait *g, double std_floor, agir_err *e) {
-    agir_gait sub;
-    AGIR_TRY(agir_gait_init(&sub, g->skel, 0, NULL, e));
+// The training subjects' sequences, each followed by its mirror image when `mirror` is set
+// (HumanML3D likewise adds a mirrored copy of every motion): the mirror exchanges the sides, so a
+// walk with a weak left arm teaches the model the weak right arm too, and asymmetries of held-out
+// subjects on the side the training subjects happen not to show are still representable.
+static int train_set(agir_vq_data *d, const agir_gait *g, int mirror, agir_gait *sub, agir_err *e) {
+    int J = g->skel->n_joints, map[256];
+    if (mirror && (J > 256 || agir_skeleton_mirror_map(g->skel, map)))
+        return AGIR_BAD(e, "skeleton '%s' has a side joint without its counterpart (hint: set data.mirror = false)",
+                        g->skel->name);
+    AGIR_TRY(agir_gait_init(sub, g->skel, 0, NULL, e));
+    float *buf = NULL;
     int rc = AGIR_OK;
-    for (int64_t s = 0; !rc && s < g->n_seq; s++)
-        if (!in_list(d->val_subjects, d->n_val_subjects, g->seq[s].subject))
-            rc = agir_gait_append(&sub, &g->seq[s], agir_gait_seq_frames(g, s), g->seq[s].length, NULL, e);
-    int64_t rows;
-    if (!rc) rc = agir_motion_stats(&sub, &d->layout, &d->motion, std_floor, d->mean, d->std, &rows, e);
-    agir_gait_free(&sub);
+    for (int64_t s = 0; !rc && s < g->n_seq; s++) {
+        if (in_list(d->val_subjects, d->n_val_subjects, g->seq[s].subject)) continue;
+        const float *f = agir_gait_seq_frames(g, s);
+        int64_t n = g->seq[s].length;
+        rc = agir_gait_append(sub, &g->seq[s], f, n, NULL, e);
+        if (rc || !mirror) continue;
+        float *nb = realloc(buf, (size_t)n * (size_t)J * 3 * sizeof *nb);
+        if (!nb) {
+            rc = AGIR_BUG(e, "out of memory mirroring %s", g->seq[s].id);
+            break;
+        }
+        buf = nb;
+        agir_skeleton_mirror(map, J, f, n, buf);
+        rc = agir_gait_append(sub, &g->seq[s], buf, n, NULL, e);
+    }
+    free(buf);
     return rc;
 }
 
@@ -140,19 +157,23 @@ static int add_val(agir_vq_data *d, const float *feat, int64_t rows, agir_err *e
     return AGIR_OK;
 }
 
-static int load_sequences(agir_vq_data *d, const agir_gait *g, agir_err *e) {
-    d->train = calloc((size_t)g->n_seq + 1, sizeof *d->train);
-    d->train_rows = calloc((size_t)g->n_seq + 1, sizeof *d->train_rows);
+// Held-out windows from g; training sequences from `sub` (train_set), normalised.
+static int load_sequences(agir_vq_data *d, const agir_gait *g, const agir_gait *sub, agir_err *e) {
+    d->train = calloc((size_t)sub->n_seq + 1, sizeof *d->train);
+    d->train_rows = calloc((size_t)sub->n_seq + 1, sizeof *d->train_rows);
     if (!d->train || !d->train_rows) return AGIR_BUG(e, "out of memory for the training sequences");
+    float *feat;
+    int64_t rows;
     for (int64_t s = 0; s < g->n_seq; s++) {
-        float *feat;
-        int64_t rows;
+        if (!in_list(d->val_subjects, d->n_val_subjects, g->seq[s].subject)) continue;
         AGIR_TRY(agir_motion_from_seq(g, s, &d->layout, &d->motion, &feat, &rows, e));
-        if (in_list(d->val_subjects, d->n_val_subjects, g->seq[s].subject)) {
-            int rc = add_val(d, feat, rows, e);
-            free(feat);
-            AGIR_TRY(rc);
-        } else if (rows < d->window) {
+        int rc = add_val(d, feat, rows, e);
+        free(feat);
+        AGIR_TRY(rc);
+    }
+    for (int64_t s = 0; s < sub->n_seq; s++) {
+        AGIR_TRY(agir_motion_from_seq(sub, s, &d->layout, &d->motion, &feat, &rows, e));
+        if (rows < d->window) {
             d->n_short++;
             free(feat);
         } else {
@@ -163,7 +184,7 @@ static int load_sequences(agir_vq_data *d, const agir_gait *g, agir_err *e) {
 }
 
 int agir_vq_data_load(agir_vq_data *d, const agir_gait *g, const char *name, const agir_motion_opts *o, int window,
-                      double std_floor, const agir_vq_split *split, uint64_t seed, agir_err *e) {
+                      double std_floor, int mirror, const agir_vq_split *split, uint64_t seed, agir_err *e) {
     memset(d, 0, sizeof *d);
     d->perm_epoch = -1;
     d->motion = *o;
@@ -176,8 +197,13 @@ int agir_vq_data_load(agir_vq_data *d, const agir_gait *g, const char *name, con
     d->std = malloc((size_t)d->dim * sizeof *d->std);
     if (!d->mean || !d->std) return AGIR_BUG(e, "out of memory for feature statistics");
     AGIR_TRY(choose_split(d, g, name, split, e));
-    AGIR_TRY(train_stats(d, g, std_floor, e));
-    AGIR_TRY(load_sequences(d, g, e));
+    agir_gait sub;
+    AGIR_TRY(train_set(d, g, mirror, &sub, e));
+    int64_t rows;
+    int rc = agir_motion_stats(&sub, &d->layout, &d->motion, std_floor, d->mean, d->std, &rows, e);
+    if (!rc) rc = load_sequences(d, g, &sub, e);
+    agir_gait_free(&sub);
+    AGIR_TRY(rc);
     if (d->n_train == 0)
         return AGIR_BAD(e, "%s: no training sequence has the %d frames of a window at %g fps (hint: lower "
                         "data.window or use longer walks)", name, window + 1, o->fps);

@@ -60,9 +60,11 @@ typedef struct agir_vq_data {
 
 // Builds the data from g. name: the dataset's path for messages; o: motion options (o->fps is the
 // model's rate); std_floor > 0 bounds the standard deviations from below (features that barely
-// vary in the data, like the heading rate of straight walks, would otherwise be blown up).
+// vary in the data, like the heading rate of straight walks, would otherwise be blown up); mirror:
+// add the mirror image of every training sequence (agir_skeleton_mirror) to the training set and
+// its statistics.
 int agir_vq_data_load(agir_vq_data *d, const agir_gait *g, const char *name, const agir_motion_opts *o, int window,
-                      double std_floor, const agir_vq_split *split, uint64_t seed, agir_err *e);
+                      double std_floor, int mirror, const agir_vq_split *split, uint64_t seed, agir_err *e);
 void agir_vq_data_free(agir_vq_data *d);  // safe on a zeroed value
 
 // Fills x: (n, W, D) with the n items from position p onwards (p is not moved).

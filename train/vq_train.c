@@ -21,6 +21,8 @@ const agir_key agir_vqvae_keys[] = {
      "share of subjects held out when val_subjects is empty (0 = none), drawn with [run] seed"},
     {"data", "std_floor", AGIR_KEY_FLOAT, "0.01", 1e-6, 100, NULL,
      "lower bound of the feature standard deviations used to normalise"},
+    {"data", "mirror", AGIR_KEY_BOOL, "true", 0, 0, NULL,
+     "also train on the mirror image of every training walk (left and right exchanged)"},
     {"model", "width", AGIR_KEY_INT, "512", 1, 4096, NULL, "channels of every hidden convolution"},
     {"model", "depth", AGIR_KEY_INT, "3", 0, 16, NULL, "residual blocks per resolution"},
     {"model", "dilation_growth", AGIR_KEY_INT, "3", 1, 16, NULL, "dilations growth^(depth-1), ..., growth, 1 (9-3-1)"},
@@ -100,7 +102,8 @@ static int load_data(vq_trainer *t, agir_err *e) {
     agir_motion_opts mo = agir_motion_default_opts(agir_cfg_float(c, "data", "fps"));
     agir_gait g;
     AGIR_TRY(agir_gait_read(&g, path, e));
-    int rc = agir_vq_data_load(&t->data, &g, path, &mo, t->T, agir_cfg_float(c, "data", "std_floor"), &sp,
+    int rc = agir_vq_data_load(&t->data, &g, path, &mo, t->T, agir_cfg_float(c, "data", "std_floor"),
+                               agir_cfg_bool(c, "data", "mirror"), &sp,
                                (uint64_t)agir_cfg_int(c, "run", "seed"), e);
     agir_gait_free(&g);
     AGIR_TRY(rc);
@@ -111,9 +114,7 @@ static int load_data(vq_trainer *t, agir_err *e) {
     return AGIR_OK;
 }
 
-static agir_vqvae_config model_config(const vq_trainer *t) {
-    const agir_cfg *c = &t->run->cfg;
-    const agir_motion_layout *L = &t->data.layout;
+agir_vqvae_config agir_vq_model_config(const agir_cfg *c, const agir_motion_layout *L) {
     return (agir_vqvae_config){
         .in_dim = L->dim,
         .width = (int)agir_cfg_int(c, "model", "width"),
@@ -182,7 +183,8 @@ static int setup(vq_trainer *t, agir_err *e) {
     AGIR_TRY(agir_ctx_open(&t->ctx, dev, e));
     AGIR_TRY(load_data(t, e));
     uint64_t seed = (uint64_t)agir_cfg_int(&t->run->cfg, "run", "seed");
-    t->meta = (agir_vq_meta){.cfg = model_config(t), .motion = t->data.motion, .window = t->T};
+    t->meta = (agir_vq_meta){
+        .cfg = agir_vq_model_config(&t->run->cfg, &t->data.layout), .motion = t->data.motion, .window = t->T};
     AGIR_TRY(agir_vqvae_init_ctx(&t->ctx, &t->m, &t->meta.cfg, t->B, t->T, seed, e));
     AGIR_TRY(agir_gradnorm_open(&t->gn, &t->ctx, e));
     agir_rng_init(&t->quant, seed, 0x76717175616e74ull);  // "vqquant"

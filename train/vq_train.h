@@ -25,9 +25,14 @@
 
 #include "core/config.h"
 #include "core/run.h"
+#include "datasets/motion_rep.h"
+#include "models/vqvae.h"
 
 // [data], [model], [optim] and [train] keys of the vqvae job (docs/training.md).
 extern const agir_key agir_vqvae_keys[];
+
+// The model a vqvae config describes, for the motion features of layout L.
+agir_vqvae_config agir_vq_model_config(const agir_cfg *c, const agir_motion_layout *L);
 
 typedef enum {
     AGIR_RESUME_AUTO = 0,  // resume when the run folder holds a checkpoint, else start
