@@ -183,6 +183,13 @@ int agir_llama_load_gguf(const agir_gguf *g, agir_llama *m, agir_err *e) {
     if (!rc) rc = gguf_config(g, arch, &cfg, e);
     free(arch);
     AGIR_TRY(rc);
+    double held = 0;
+    for (int64_t t = 0; t < g->n_tensors; t++) {
+        uint64_t n = 0;
+        agir_view_numel(&g->tensors[t].view, &n);  // cannot overflow: the reader matched it to the bytes
+        held += (double)n;
+    }
+    AGIR_TRY(agir_llama_check_held(&cfg, held, g->path, e));
     agir_err sub = {0};
     if (agir_llama_alloc(m, &cfg, 0, &sub)) return agir_errf(e, sub.code, "%s: %s", g->path, sub.msg);
     agir_weight_src s = {gguf_find, g, &agir_llama_gguf_names, 1, "the GGUF metadata"};

@@ -70,6 +70,18 @@ static int put_layer(const agir_weight_src *s, int l, const char *suffix, float 
     return put(s, name, dst, rows, cols, e);
 }
 
+int agir_llama_check_held(const agir_llama_config *c, double held, const char *file, agir_err *e) {
+    // In double: the sizes are not range-checked yet (agir_llama_alloc does that), so int products
+    // could overflow; the matrices alone are a lower bound of the weight count. Up to twice `held`
+    // passes, so that a near miss gets agir_llama_fill's message naming the mis-shaped tensor.
+    double C = c->dim, HD = (double)c->n_head * c->head_dim, KD = (double)c->n_kv_head * c->head_dim;
+    double need = (double)c->vocab * C * (c->tied ? 1 : 2) + (double)c->n_layer * C * (2 * HD + 2 * KD + 3.0 * c->ffn);
+    if (need > 2 * held)
+        return AGIR_BAD(e, "%s: the configuration implies at least %.0f weights but the tensors hold only %.0f "
+                        "(hint: the layer count or sizes do not match the tensors)", file, need, held);
+    return 0;
+}
+
 int agir_llama_fill(agir_llama *m, const agir_weight_src *s, agir_err *e) {
     const agir_llama_config *c = &m->cfg;
     const agir_llama_names *nm = s->names;
@@ -237,8 +249,16 @@ int agir_llama_load_hf(const char *dir, int n_new, agir_llama *m, agir_err *e) {
     AGIR_TRY(agir_hf_config_load(path, &cfg, e));
     hf_shards h;
     AGIR_TRY(open_shards(dir, &h, e));
+    double held = 0;
+    for (int i = 0; i < h.n; i++)
+        for (int64_t t = 0; t < h.f[i].n; t++) {
+            uint64_t n = 0;
+            agir_view_numel(&h.f[i].t[t], &n);  // cannot overflow: the reader matched it to the bytes
+            held += (double)n;
+        }
     agir_err sub = {0};
-    int rc = agir_llama_alloc(m, &cfg, n_new, &sub) ? agir_errf(e, sub.code, "%s: %s", path, sub.msg) : 0;
+    int rc = agir_llama_check_held(&cfg, held, path, e);
+    if (!rc && agir_llama_alloc(m, &cfg, n_new, &sub)) rc = agir_errf(e, sub.code, "%s: %s", path, sub.msg);
     if (!rc) {
         agir_weight_src s = {shards_find, &h, &agir_llama_hf_names, 0, "config.json"};
         rc = agir_llama_fill(m, &s, e);

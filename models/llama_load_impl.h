@@ -30,6 +30,11 @@ typedef struct agir_weight_src {
     const char *what;  // where the shapes come from, for messages ("config.json", "GGUF metadata")
 } agir_weight_src;
 
+// Refuses (AGIR_EINPUT) a configuration that implies far more weights than `held`, the element
+// count of all tensors in the checkpoint `file`: each weight comes from its own tensor element, so
+// this stops a small file from making the loader allocate a huge model. Call before agir_llama_alloc.
+int agir_llama_check_held(const agir_llama_config *c, double held, const char *file, agir_err *e);
+
 // Fills every weight of m (allocated for its cfg) from s: each tensor present, with its exact
 // shape, a supported dtype and finite values.
 int agir_llama_fill(agir_llama *m, const agir_weight_src *s, agir_err *e);
