@@ -290,6 +290,25 @@ static int tensors(const agir_st_file *f, const char *path, agir_llm *l, agir_lo
     return 0;
 }
 
+// Each LoRA weight comes from its own tensor element, so a rank or target list far beyond the
+// file's tensors is refused before allocating: a few bytes of metadata could ask for gigabytes.
+// Up to twice the tensors' size passes, leaving near misses to take()'s message naming the tensor.
+static int check_lora_size(const agir_st_file *f, const char *path, const agir_lora_cfg *lc, int n_layer,
+                           const int dims[AGIR_LORA_NTARGET][2], agir_err *e) {
+    double need = 0, held = 0;
+    for (int t = 0; t < AGIR_LORA_NTARGET; t++)
+        if (lc->targets & (1u << t)) need += (double)lc->rank * (dims[t][0] + dims[t][1]) * n_layer;
+    for (int64_t i = 0; i < f->n; i++) {
+        uint64_t n = 0;
+        agir_view_numel(&f->t[i], &n);  // cannot overflow: the reader matched it to the bytes
+        held += (double)n;
+    }
+    if (need > 2 * held)
+        return AGIR_BAD(e, "%s: rank %d on the targets implies %.0f LoRA weights but the tensors hold only %.0f "
+                        "(hint: metadata 'rank' or 'targets' does not match the tensors)", path, lc->rank, need, held);
+    return 0;
+}
+
 static int apply(const agir_st_file *f, const char *path, agir_llm *l, agir_lora *lora, agir_err *e) {
     agir_lora_cfg lc;
     AGIR_TRY(lora_config(f, path, &lc, e));
@@ -298,6 +317,7 @@ static int apply(const agir_st_file *f, const char *path, agir_llm *l, agir_lora
     int k = 0, dims[AGIR_LORA_NTARGET][2];
     int rc = new_tokens(f, path, base_vocab(l), &list, &k, e);
     agir_llama_lora_dims(&l->model.cfg, dims);
+    if (!rc) rc = check_lora_size(f, path, &lc, l->model.cfg.n_layer, dims, e);
     agir_err sub = {0};
     if (!rc && agir_lora_alloc(lora, &lc, l->model.cfg.n_layer, dims, &sub))
         rc = agir_errf(e, sub.code, "%s: %s", path, sub.msg);

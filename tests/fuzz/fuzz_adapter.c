@@ -16,7 +16,7 @@
 
 enum { DIM = 8, FFN = 16, N_LAYER = 2, K_BASE = 2 };
 
-static const char *const vocab[] = {"<unk>", "a", "b", "\xe2\x96\x81", "\xe2\x96\x81" "a", "ab"};
+static const char *const vocab[] = {"<unk>", "a", "b", "\u2581", "\u2581a", "ab"};  // U+2581: SentencePiece space
 enum { N_VOCAB = sizeof vocab / sizeof *vocab };
 
 static char dir[64], path[128];

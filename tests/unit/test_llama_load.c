@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "checkpoints/gguf.h"
 #include "checkpoints/safetensors.h"
 #include "core/fsio.h"
@@ -343,6 +345,25 @@ static void sharded_refusals(void **state) {
     make_shards("gqa_untied", dir, -1, NULL, NULL);
     write_text(dir, "model.safetensors.index.json", "{\"weight_map\": [1, 2]}");
     expect_refused(dir, "weight_map");
+    // A config.json whose sizes imply far more weights than the shards hold is refused before the
+    // model is allocated (a few bytes of config must not cost gigabytes of memory).
+    agir_test_tmpdir(dir, sizeof dir);
+    make_shards("gqa_untied", dir, -1, NULL, NULL);
+    char path[4096], *text;
+    size_t len;
+    agir_err e = {0};
+    fixture_path("gqa_untied", "config.json", path, sizeof path);
+    assert_int_equal(agir_read_file(path, 1 << 20, &text, &len, &e), 0);
+    cJSON *cfg = cJSON_Parse(text);
+    free(text);
+    assert_non_null(cfg);
+    cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(4096));
+    cJSON_ReplaceItemInObject(cfg, "intermediate_size", cJSON_CreateNumber(65536));
+    text = cJSON_Print(cfg);
+    write_text(dir, "config.json", text);
+    free(text);
+    cJSON_Delete(cfg);
+    expect_refused(dir, "the configuration implies at least");
 }
 
 // ---- a small HF folder with a real tokenizer (tests/fixtures/tokenizer/smollm.json, 636 tokens) ----
