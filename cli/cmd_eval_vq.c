@@ -8,10 +8,11 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/vq_cli.h"
 #include "core/fsio.h"
 #include "infer/vq_eval.h"
 
-#define EVAL_VQ_USAGE "--model RUN_OR_CKPT DATA.h5 [--subjects A,B,...] [--json OUT.json] [--quiet]"
+#define EVAL_VQ_USAGE "--model RUN_OR_CKPT DATA.h5 [--subjects A,B,...] [--no-quantize] [--json OUT.json] [--quiet]"
 
 enum { MAX_SUBJECTS = 4096 };
 
@@ -55,6 +56,7 @@ static void print_table(const agir_vq_tokenizer *t, const char *data, const agir
     printf(" (%s)\n", held_out ? "held out in training" : "not the training job's held-out set");
     printf("            %lld frames at %g fps, %lld codes\n", (long long)r->n_frames, t->meta.motion.fps,
            (long long)r->n_codes);
+    if (!r->quantized) printf("decoder     reads z_e, not its codes (--no-quantize): the autoencoder alone\n");
     printf("MPJPE       %.1f mm (root-aligned), %.1f mm global\n", r->mpjpe_mm, r->mpjpe_global_mm);
     printf("codebook    %lld of %d codes used (%.1f%%), perplexity %.1f\n", (long long)r->codes_used, r->codebook_size,
            100 * r->usage, r->perplexity);
@@ -112,7 +114,7 @@ static int run(const agir_vq_tokenizer *t, const agir_gait *g, const agir_args *
     memset(&c, 0, sizeof c);
     memset(&r, 0, sizeof r);
     if (!rc) rc = agir_vq_coder_init(&c, t, g->skel, e);
-    if (!rc) rc = agir_vq_evaluate(&c, g, n ? sel : NULL, log, &r, e);
+    if (!rc) rc = agir_vq_evaluate(&c, g, n ? sel : NULL, !agir_args_get(a, "no-quantize"), log, &r, e);
     if (!rc) print_table(t, data, &r, list, n, held_out);
     if (!rc && json) rc = write_json(json, t, data, g, &r, list, n, held_out, e);
     agir_vq_eval_free(&r);
@@ -124,22 +126,10 @@ static int run(const agir_vq_tokenizer *t, const agir_gait *g, const agir_args *
 
 int agir_cmd_eval_vq(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("eval-vq", argc, argv, "model= subjects= json= quiet", &a, e));
+    AGIR_TRY(agir_args_parse("eval-vq", argc, argv, "model= subjects= json= no-quantize quiet", &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, EVAL_VQ_USAGE, e));
     const char *model = agir_args_get(&a, "model"), *json = agir_args_get(&a, "json");
     if (a.nsets || !model || !*model || (json && !*json))
         return AGIR_BAD(e, "agir eval-vq: needs --model, takes no --set (hint: usage: agir eval-vq %s)", EVAL_VQ_USAGE);
-    agir_log log;
-    agir_log_init(&log, agir_args_get(&a, "quiet") ? AGIR_LOG_QUIET : AGIR_LOG_INFO);
-    // The model first: a wrong model is reported whatever the data.
-    agir_vq_tokenizer t;
-    int rc = agir_vq_tokenizer_load(model, 1, 0, &log, &t, e);
-    agir_gait g;
-    if (!rc && !(rc = agir_gait_read(&g, a.pos[0], e))) {
-        rc = run(&t, &g, &a, &log, e);
-        agir_gait_free(&g);
-    }
-    agir_vq_tokenizer_free(&t);
-    agir_log_close(&log);
-    return rc;
+    return agir_cli_vq_gait(&a, model, run, e);
 }

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/vq_cli.h"
 #include "infer/vq_tokenize.h"
 
 #define TOKENIZE_USAGE "--model RUN_OR_CKPT DATA.h5 --out TOKENS.h5 [--quiet]"
@@ -20,7 +21,8 @@ static int model_fps(const agir_vq_tokenizer *t, int64_t *fps, agir_err *e) {
     return AGIR_OK;
 }
 
-static int run(const agir_vq_tokenizer *t, const agir_gait *g, const char *out, const agir_log *log, agir_err *e) {
+static int run(const agir_vq_tokenizer *t, const agir_gait *g, const agir_args *a, const agir_log *log, agir_err *e) {
+    const char *out = agir_args_get(a, "out");
     int64_t fps = 0;
     AGIR_TRY(model_fps(t, &fps, e));
     agir_tokens tk;
@@ -46,17 +48,5 @@ int agir_cmd_tokenize(int argc, char **argv, agir_err *e) {
     if (a.nsets || !model || !*model || !out || !*out)
         return AGIR_BAD(e, "agir tokenize: needs --model and --out, takes no --set (hint: usage: agir tokenize %s)",
                         TOKENIZE_USAGE);
-    agir_log log;
-    agir_log_init(&log, agir_args_get(&a, "quiet") ? AGIR_LOG_QUIET : AGIR_LOG_INFO);
-    // The model first: a wrong model is reported whatever the data.
-    agir_vq_tokenizer t;
-    int rc = agir_vq_tokenizer_load(model, 1, 0, &log, &t, e);
-    agir_gait g;
-    if (!rc && !(rc = agir_gait_read(&g, a.pos[0], e))) {
-        rc = run(&t, &g, out, &log, e);
-        agir_gait_free(&g);
-    }
-    agir_vq_tokenizer_free(&t);
-    agir_log_close(&log);
-    return rc;
+    return agir_cli_vq_gait(&a, model, run, e);
 }

@@ -81,6 +81,16 @@ int agir_motion_from_seq(const agir_gait *g, int64_t s, const agir_motion_layout
 int agir_motion_stats(const agir_gait *g, const agir_motion_layout *L, const agir_motion_opts *o, double std_floor,
                       float *mean, float *std, int64_t *rows, agir_err *e);
 
+// HumanML3D's pooled normalisation (cal_mean_variance.ipynb of EricGuo5513/HumanML3D): every group
+// of the row (root angular velocity, root linear velocity, root height, joint positions, joint
+// velocities, foot contacts) gets one standard deviation, the mean of its members', and the root
+// groups and the contacts are divided by feat_bias besides. Per-feature deviations would make the
+// loss on normalised features weigh a millimetre at a stiff joint (a hip, the spine: small spread)
+// like a centimetre at a wrist, so the decoder learns the distal joints, arm swing first, worst;
+// pooled, a metre counts the same at every joint. std: (D,) in place, from agir_motion_stats;
+// feat_bias > 0 (HumanML3D: 5).
+void agir_motion_pool_std(const agir_motion_layout *L, double feat_bias, float *std);
+
 // In place over feat (n, D): (x - mean) / std, and its inverse.
 void agir_motion_normalize(float *feat, int64_t n, int D, const float *mean, const float *std);
 void agir_motion_denormalize(float *feat, int64_t n, int D, const float *mean, const float *std);

@@ -1,5 +1,5 @@
-// Dataset statistics of the motion features (the normalisation stored with the VQ-VAE) and the
-// normalisation itself.
+// Dataset statistics of the motion features (the normalisation stored with the VQ-VAE), their
+// pooling by feature group, and the normalisation itself.
 //
 // Deterministic: sequences are visited in storage order on one thread, each sequence's mean and
 // sum of squared deviations are computed in double by two passes over its rows, and sequences are
@@ -63,6 +63,21 @@ int agir_motion_stats(const agir_gait *g, const agir_motion_layout *L, const agi
     if (!rc) *rows = acc.n;
     free(buf);
     return rc;
+}
+
+void agir_motion_pool_std(const agir_motion_layout *L, double feat_bias, float *std) {
+    int vel = agir_motion_vel_at(L), contact = agir_motion_contact_at(L);
+    const struct {
+        int lo, hi, biased;  // biased: divided by feat_bias
+    } group[] = {{AGIR_MOTION_ROT_VEL, AGIR_MOTION_ROOT_VEL, 1}, {AGIR_MOTION_ROOT_VEL, AGIR_MOTION_ROOT_Y, 1},
+                 {AGIR_MOTION_ROOT_Y, AGIR_MOTION_RIC, 1},       {AGIR_MOTION_RIC, vel, 0},
+                 {vel, contact, 0},                              {contact, L->dim, 1}};
+    for (size_t k = 0; k < sizeof group / sizeof group[0]; k++) {
+        double sum = 0;
+        for (int d = group[k].lo; d < group[k].hi; d++) sum += std[d];
+        double pooled = sum / (group[k].hi - group[k].lo) / (group[k].biased ? feat_bias : 1);
+        for (int d = group[k].lo; d < group[k].hi; d++) std[d] = (float)pooled;
+    }
 }
 
 void agir_motion_normalize(float *feat, int64_t n, int D, const float *mean, const float *std) {

@@ -58,8 +58,8 @@ static int features_of(const float *orig, const float *rec, int64_t frames, cons
 }
 
 // One walk: encode, decode, compare. counts: (K,) code frequencies, accumulated.
-static int eval_seq(agir_vq_coder *c, const agir_gait *g, int64_t s, float *counts, agir_vq_seq_eval *q,
-                    agir_err *e) {
+static int eval_seq(agir_vq_coder *c, const agir_gait *g, int64_t s, int quantize, float *counts,
+                    agir_vq_seq_eval *q, agir_err *e) {
     const agir_motion_layout *L = &c->layout;
     memset(q, 0, sizeof *q);
     q->seq = s;
@@ -75,8 +75,7 @@ static int eval_seq(agir_vq_coder *c, const agir_gait *g, int64_t s, float *coun
     jo = malloc((size_t)n * per * sizeof *jo);
     jr = malloc((size_t)n * per * sizeof *jr);
     if (!codes || !rec || !jo || !jr) rc = AGIR_BUG(e, "out of memory evaluating sequence '%s'", g->seq[s].id);
-    if (!rc) rc = agir_vq_encode(c, feat, n, codes, e);
-    if (!rc) rc = agir_vq_decode(c, codes, nq, rec, e);
+    if (!rc) rc = agir_vq_reconstruct(c, feat, n, quantize, codes, rec, e);
     if (!rc) rc = agir_motion_decode(L, &c->tok->meta.motion, feat, n, jo, e);
     if (!rc) rc = agir_motion_decode(L, &c->tok->meta.motion, rec, n, jr, e);
     if (!rc) {
@@ -132,7 +131,7 @@ static int evaluate(agir_vq_coder *c, const agir_gait *g, const uint8_t *sel, co
     double global = 0, aligned = 0;
     for (int64_t k = 0; k < n && !rc; k++) {
         agir_vq_seq_eval *q = &r->per_seq[slot[order[k]]];
-        rc = eval_seq(c, g, order[k], counts, q, e);
+        rc = eval_seq(c, g, order[k], r->quantized, counts, q, e);
         if (rc) break;
         global += q->mpjpe_global_mm, aligned += q->mpjpe_mm;
         int64_t pairs = q->frames * c->layout.n_joints;
@@ -153,9 +152,10 @@ static int evaluate(agir_vq_coder *c, const agir_gait *g, const uint8_t *sel, co
     return feature_summary(r, e);
 }
 
-int agir_vq_evaluate(agir_vq_coder *c, const agir_gait *g, const uint8_t *sel, const agir_log *log, agir_vq_eval *r,
-                     agir_err *e) {
+int agir_vq_evaluate(agir_vq_coder *c, const agir_gait *g, const uint8_t *sel, int quantize, const agir_log *log,
+                     agir_vq_eval *r, agir_err *e) {
     memset(r, 0, sizeof *r);
+    r->quantized = quantize;
     for (int64_t s = 0; s < g->n_seq; s++) r->n_seq += !sel || sel[s];
     if (r->n_seq == 0) return AGIR_BAD(e, "no sequences to evaluate (hint: check the subjects)");
     r->per_seq = calloc((size_t)r->n_seq, sizeof *r->per_seq);
@@ -217,7 +217,7 @@ static int seq_json(const agir_vq_eval *r, const agir_gait *g, cJSON *arr) {
 
 cJSON *agir_vq_eval_json(const agir_vq_eval *r, const agir_gait *g) {
     cJSON *o = cJSON_CreateObject(), *cb = NULL, *f = NULL, *seq = NULL;
-    int ok = o && add(o, "sequences", num((double)r->n_seq)) && add(o, "frames", num((double)r->n_frames)) &&
+    int ok = o && cJSON_AddBoolToObject(o, "quantized", r->quantized) && add(o, "sequences", num((double)r->n_seq)) && add(o, "frames", num((double)r->n_frames)) &&
              add(o, "codes", num((double)r->n_codes)) && add(o, "mpjpe_mm", num(r->mpjpe_mm)) &&
              add(o, "mpjpe_global_mm", num(r->mpjpe_global_mm)) && (cb = cJSON_AddObjectToObject(o, "codebook")) &&
              add(cb, "size", num(r->codebook_size)) && add(cb, "used", num((double)r->codes_used)) &&

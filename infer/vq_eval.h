@@ -36,6 +36,7 @@ typedef struct agir_vq_seq_eval {
 } agir_vq_seq_eval;
 
 typedef struct agir_vq_eval {
+    int quantized;  // 0: the decoder read z_e (agir_vq_reconstruct without quantize)
     int64_t n_seq, n_frames, n_codes;
     double mpjpe_mm, mpjpe_global_mm;  // means over every frame and joint of the evaluated walks
     int codebook_size;
@@ -54,12 +55,14 @@ typedef struct agir_vq_eval {
 int agir_vq_select_subjects(const agir_gait *g, const char *data, const char *const *subjects, int n, uint8_t *sel,
                             agir_err *e);
 
-// Evaluates the sequences with sel[s] (all when sel is NULL). Needs at least one.
-int agir_vq_evaluate(agir_vq_coder *c, const agir_gait *g, const uint8_t *sel, const agir_log *log, agir_vq_eval *r,
-                     agir_err *e);
+// Evaluates the sequences with sel[s] (all when sel is NULL). Needs at least one. quantize: as in
+// agir_vq_reconstruct (1 for the tokenizer's real round trip); the codebook figures count the codes
+// of z_e either way.
+int agir_vq_evaluate(agir_vq_coder *c, const agir_gait *g, const uint8_t *sel, int quantize, const agir_log *log,
+                     agir_vq_eval *r, agir_err *e);
 void agir_vq_eval_free(agir_vq_eval *r);
 
-// {"sequences", "frames", "codes", "mpjpe_mm", "mpjpe_global_mm", "codebook": {...}, "features":
+// {"quantized", "sequences", "frames", "codes", "mpjpe_mm", "mpjpe_global_mm", "codebook": {...}, "features":
 // {"walks", "lost", "median_relative_error", "per_feature": {name: {"median_relative_error", "walks"}}},
 // "per_sequence": [{"id", "subject", "frames", "codes", "mpjpe_mm", "mpjpe_global_mm"}, ...]}; NULL when
 // out of memory.

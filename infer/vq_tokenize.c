@@ -59,6 +59,15 @@ int agir_vq_encode(agir_vq_coder *c, const float *feat, int64_t n, int32_t *code
     return AGIR_OK;
 }
 
+// z: (1, m.T / f, D) latents of the model's current size → feat: (m.T, in_dim) de-normalised.
+static int decode_latents(agir_vq_coder *c, const float *z, float *feat, agir_err *e) {
+    const agir_vq_tokenizer *t = c->tok;
+    AGIR_TRY(agir_vqvae_decode(&c->ctx, &c->m, z, e));
+    memcpy(feat, c->m.out, (size_t)c->m.T * t->meta.cfg.in_dim * sizeof(float));
+    agir_motion_denormalize(feat, c->m.T, t->meta.cfg.in_dim, t->mean, t->std);
+    return AGIR_OK;
+}
+
 int agir_vq_decode(agir_vq_coder *c, const int32_t *codes, int64_t n, float *feat, agir_err *e) {
     const agir_vq_tokenizer *t = c->tok;
     const agir_vqvae_config *cfg = &t->meta.cfg;
@@ -71,10 +80,13 @@ int agir_vq_decode(agir_vq_coder *c, const int32_t *codes, int64_t n, float *fea
     AGIR_TRY(fit(c, T, e));
     memcpy(c->m.idx, codes, (size_t)n * sizeof *codes);
     AGIR_TRY(agir_op_vq_gather(&c->ctx, c->m.codebook, c->m.idx, (int)n, cfg->n_codes, cfg->code_dim, c->m.zq, e));
-    AGIR_TRY(agir_vqvae_decode(&c->ctx, &c->m, c->m.zq, e));
-    memcpy(feat, c->m.out, (size_t)T * cfg->in_dim * sizeof(float));
-    agir_motion_denormalize(feat, T, cfg->in_dim, t->mean, t->std);
-    return AGIR_OK;
+    return decode_latents(c, c->m.zq, feat, e);
+}
+
+int agir_vq_reconstruct(agir_vq_coder *c, const float *feat, int64_t n, int quantize, int32_t *codes, float *rec,
+                        agir_err *e) {
+    AGIR_TRY(agir_vq_encode(c, feat, n, codes, e));
+    return decode_latents(c, quantize ? c->m.zq : c->m.ze, rec, e);
 }
 
 int agir_vq_decode_joints(agir_vq_coder *c, const int32_t *codes, int64_t n, float **joints, int64_t *frames,

@@ -48,6 +48,13 @@ int agir_vq_encode(agir_vq_coder *c, const float *feat, int64_t n, int32_t *code
 // codes: (n,), each in [0, n_codes) → feat: (n · f, in_dim) features (de-normalised).
 int agir_vq_decode(agir_vq_coder *c, const int32_t *codes, int64_t n, float *feat, agir_err *e);
 
+// The round trip of agir_vq_encode and agir_vq_decode in one: feat: (n, in_dim) → codes:
+// (agir_vq_codes_for(n),) and rec: (agir_vq_codes_for(n) · f, in_dim). Without quantize the decoder
+// reads the encoder's output z_e itself instead of its nearest codes: the autoencoder's error alone,
+// which tells how much of a reconstruction error the codebook adds.
+int agir_vq_reconstruct(agir_vq_coder *c, const float *feat, int64_t n, int quantize, int32_t *codes, float *rec,
+                        agir_err *e);
+
 // codes: (n,) → *joints: (*frames = n · f, J, 3) malloc'ed, starting at the origin facing +z, at the
 // model's frame rate.
 int agir_vq_decode_joints(agir_vq_coder *c, const int32_t *codes, int64_t n, float **joints, int64_t *frames,

@@ -183,8 +183,9 @@ static int load_sequences(agir_vq_data *d, const agir_gait *g, const agir_gait *
     return AGIR_OK;
 }
 
-int agir_vq_data_load(agir_vq_data *d, const agir_gait *g, const char *name, const agir_motion_opts *o, int window,
-                      double std_floor, int mirror, const agir_vq_split *split, uint64_t seed, agir_err *e) {
+int agir_vq_data_load(agir_vq_data *d, const agir_gait *g, const char *name, const agir_motion_opts *o,
+                      const agir_vq_data_opts *opt, const agir_vq_split *split, uint64_t seed, agir_err *e) {
+    int window = opt->window;
     memset(d, 0, sizeof *d);
     d->perm_epoch = -1;
     d->motion = *o;
@@ -198,9 +199,10 @@ int agir_vq_data_load(agir_vq_data *d, const agir_gait *g, const char *name, con
     if (!d->mean || !d->std) return AGIR_BUG(e, "out of memory for feature statistics");
     AGIR_TRY(choose_split(d, g, name, split, e));
     agir_gait sub;
-    AGIR_TRY(train_set(d, g, mirror, &sub, e));
+    AGIR_TRY(train_set(d, g, opt->mirror, &sub, e));
     int64_t rows;
-    int rc = agir_motion_stats(&sub, &d->layout, &d->motion, std_floor, d->mean, d->std, &rows, e);
+    int rc = agir_motion_stats(&sub, &d->layout, &d->motion, opt->std_floor, d->mean, d->std, &rows, e);
+    if (!rc && opt->pool) agir_motion_pool_std(&d->layout, opt->feat_bias, d->std);
     if (!rc) rc = load_sequences(d, g, &sub, e);
     agir_gait_free(&sub);
     AGIR_TRY(rc);

@@ -58,13 +58,21 @@ typedef struct agir_vq_data {
     int32_t *perm;          // (n_train,)
 } agir_vq_data;
 
+// How the training data is cut and normalised.
+typedef struct agir_vq_data_opts {
+    int window;        // W: rows per training window
+    double std_floor;  // > 0: lower bound of each feature's standard deviation (features that barely
+                       // vary, like the heading rate of straight walks, would otherwise be blown up)
+    int pool;          // 1: standard deviations pooled by feature group (agir_motion_pool_std)
+    double feat_bias;  // with pool: divisor of the root and contact groups' deviations
+    int mirror;        // 1: add the mirror image of every training sequence (agir_skeleton_mirror)
+                       // to the training set and its statistics
+} agir_vq_data_opts;
+
 // Builds the data from g. name: the dataset's path for messages; o: motion options (o->fps is the
-// model's rate); std_floor > 0 bounds the standard deviations from below (features that barely
-// vary in the data, like the heading rate of straight walks, would otherwise be blown up); mirror:
-// add the mirror image of every training sequence (agir_skeleton_mirror) to the training set and
-// its statistics.
-int agir_vq_data_load(agir_vq_data *d, const agir_gait *g, const char *name, const agir_motion_opts *o, int window,
-                      double std_floor, int mirror, const agir_vq_split *split, uint64_t seed, agir_err *e);
+// model's rate).
+int agir_vq_data_load(agir_vq_data *d, const agir_gait *g, const char *name, const agir_motion_opts *o,
+                      const agir_vq_data_opts *opt, const agir_vq_split *split, uint64_t seed, agir_err *e);
 void agir_vq_data_free(agir_vq_data *d);  // safe on a zeroed value
 
 // Fills x: (n, W, D) with the n items from position p onwards (p is not moved).

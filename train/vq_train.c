@@ -20,7 +20,11 @@ const agir_key agir_vqvae_keys[] = {
     {"data", "val_fraction", AGIR_KEY_FLOAT, "0.15", 0, 0.9, NULL,
      "share of subjects held out when val_subjects is empty (0 = none), drawn with [run] seed"},
     {"data", "std_floor", AGIR_KEY_FLOAT, "0.01", 1e-6, 100, NULL,
-     "lower bound of the feature standard deviations used to normalise"},
+     "lower bound of each feature's standard deviation (before pooling by data.norm)"},
+    {"data", "norm", AGIR_KEY_CHOICE, "group", 0, 0, "group|feature",
+     "normalisation: one standard deviation per feature group (HumanML3D's) or per feature"},
+    {"data", "feat_bias", AGIR_KEY_FLOAT, "1", 0.01, 100, NULL,
+     "norm = group: divisor of the root and foot-contact groups' deviations (HumanML3D: 5; more weighs them more)"},
     {"data", "mirror", AGIR_KEY_BOOL, "true", 0, 0, NULL,
      "also train on the mirror image of every training walk (left and right exchanged)"},
     {"model", "width", AGIR_KEY_INT, "512", 1, 4096, NULL, "channels of every hidden convolution"},
@@ -102,9 +106,9 @@ static int load_data(vq_trainer *t, agir_err *e) {
     agir_motion_opts mo = agir_motion_default_opts(agir_cfg_float(c, "data", "fps"));
     agir_gait g;
     AGIR_TRY(agir_gait_read(&g, path, e));
-    int rc = agir_vq_data_load(&t->data, &g, path, &mo, t->T, agir_cfg_float(c, "data", "std_floor"),
-                               agir_cfg_bool(c, "data", "mirror"), &sp,
-                               (uint64_t)agir_cfg_int(c, "run", "seed"), e);
+    agir_vq_data_opts opt = {t->T, agir_cfg_float(c, "data", "std_floor"), !strcmp(agir_cfg_str(c, "data", "norm"), "group"),
+                             agir_cfg_float(c, "data", "feat_bias"), agir_cfg_bool(c, "data", "mirror")};
+    int rc = agir_vq_data_load(&t->data, &g, path, &mo, &opt, &sp, (uint64_t)agir_cfg_int(c, "run", "seed"), e);
     agir_gait_free(&g);
     AGIR_TRY(rc);
     const agir_vq_data *d = &t->data;

@@ -94,6 +94,12 @@ json eval.json '0 < d["mpjpe_mm"] < 1e4 and 0 < d["codebook"]["usage"] <= 1 and 
 grep -q "^MPJPE " table.txt && grep -q "^codebook " table.txt || fail "eval table: $(cat table.txt)"
 "$A" eval-vq --model run "$data" --subjects SYN001,SYN002 --json eval2.json --quiet >/dev/null
 [ "$(json eval2.json 'd["sequences"]')" = "4" ] || fail "--subjects SYN001,SYN002"
+# --no-quantize: the decoder reads z_e; same walks and codes, a different reconstruction.
+"$A" eval-vq --model run "$data" --no-quantize --json eval3.json --quiet >table3.txt
+grep -q "^decoder .*--no-quantize" table3.txt || fail "--no-quantize table: $(cat table3.txt)"
+[ "$(json eval.json 'd["quantized"], d["codes"]')" = "True $(json eval3.json 'd["codes"]')" ] &&
+  [ "$(json eval3.json 'd["quantized"]')" = "False" ] || fail "--no-quantize json"
+json eval.json 'd["mpjpe_mm"] != '"$(json eval3.json 'd["mpjpe_mm"]')" | grep -qx True || fail "--no-quantize changes nothing"
 cat table.txt
 
 # Refusals: codes of another tokenizer, an unknown subject, files of the wrong kind, bad options.

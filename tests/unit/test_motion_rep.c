@@ -334,6 +334,30 @@ static void statistics(void **state) {
     dataset_free(&d);
 }
 
+// Pooling gives every feature group of the documented H36M-17 layout one deviation, the mean of its
+// members', and divides the root and contact groups by feat_bias.
+static void pooled_deviations(void **state) {
+    (void)state;
+    agir_motion_layout L = layout();
+    assert_int_equal(L.dim, 105);
+    // Row layout for J = 17 (motion_rep.h): rotation velocity [0], root velocity [1, 3), root height
+    // [3], joint positions [4, 52), joint velocities [52, 103), contacts [103, 105).
+    const int lo[] = {0, 1, 3, 4, 52, 103}, hi[] = {1, 3, 4, 52, 103, 105}, biased[] = {1, 1, 1, 0, 0, 1};
+    float sd[105], pooled[105];
+    for (int d = 0; d < 105; d++) sd[d] = 0.01f + 0.37f * (float)((d * 7919) % 101) / 101.0f;
+    for (int bias = 1; bias <= 5; bias += 4) {
+        memcpy(pooled, sd, sizeof sd);
+        agir_motion_pool_std(&L, bias, pooled);
+        for (int k = 0; k < 6; k++) {
+            double mean = 0;
+            for (int d = lo[k]; d < hi[k]; d++) mean += sd[d];
+            mean /= hi[k] - lo[k];
+            double want = biased[k] ? mean / bias : mean;
+            for (int d = lo[k]; d < hi[k]; d++) assert_true(fabs(pooled[d] - want) <= 1e-6 * want);
+        }
+    }
+}
+
 // A sequence too short for one row at the model's rate is an input error naming it.
 static void too_short(void **state) {
     (void)state;
@@ -364,7 +388,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layout_dimension), cmocka_unit_test(round_trip),  cmocka_unit_test(heading_invariance),
         cmocka_unit_test(resampling),       cmocka_unit_test(contacts_match_stance),
-        cmocka_unit_test(statistics),       cmocka_unit_test(too_short),
+        cmocka_unit_test(statistics),       cmocka_unit_test(pooled_deviations), cmocka_unit_test(too_short),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

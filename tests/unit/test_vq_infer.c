@@ -171,6 +171,47 @@ static void decode_matches_reference(void **state) {
     free(got);
 }
 
+// The round trip in one call: with quantize, the codes and rows of encode then decode; without, the
+// decoder applied to the reference encoder's z_e of the padded motion.
+static void reconstruct_both_ways(void **state) {
+    fixture *f = *state;
+    int64_t n;
+    float *feat = features_of(f, 1, &n);
+    n = 61;  // 16 codes, 64 rows: the last row repeated three times
+    int D = f->t.meta.cfg.in_dim;
+    float *rec = malloc(64 * (size_t)D * sizeof *rec), *dec = malloc(64 * (size_t)D * sizeof *dec);
+    float *x = malloc(64 * (size_t)D * sizeof *x);
+    int32_t codes[16], want[16];
+    agir_err e = {0};
+    assert_int_equal(agir_vq_reconstruct(&f->c, feat, n, 1, codes, rec, &e), AGIR_OK);
+    assert_int_equal(ref_encode(&f->t, feat, n, want), 16);
+    assert_memory_equal(codes, want, sizeof codes);
+    assert_int_equal(agir_vq_decode(&f->c, codes, 16, dec, &e), AGIR_OK);
+    assert_memory_equal(rec, dec, 64 * (size_t)D * sizeof *rec);
+    assert_int_equal(agir_vq_reconstruct(&f->c, feat, n, 0, codes, rec, &e), AGIR_OK);
+    assert_memory_equal(codes, want, sizeof codes);
+    for (int64_t r = 0; r < 64; r++)
+        for (int k = 0; k < D; k++) x[r * D + k] = (feat[(r < n ? r : n - 1) * D + k] - f->t.mean[k]) / f->t.std[k];
+    agir_vqvae m;
+    ref_model(&f->t, 64, &m);
+    agir_ctx c;
+    assert_int_equal(agir_ctx_open(&c, AGIR_DEV_CPU, &e), AGIR_OK);
+    assert_int_equal(agir_vqvae_encode(&c, &m, x, &e), AGIR_OK);
+    assert_int_equal(agir_vqvae_decode(&c, &m, m.ze, &e), AGIR_OK);
+    double moved = 0;
+    for (int r = 0; r < 64; r++)
+        for (int k = 0; k < D; k++) {
+            float w = m.out[r * D + k] * f->t.std[k] + f->t.mean[k];
+            if (fabsf(rec[r * D + k] - w) > 1e-6f * (1 + fabsf(w)))
+                fail_msg("row %d feature %d: %g, want %g", r, k, rec[r * D + k], w);
+            moved = fmax(moved, fabs(rec[r * D + k] - dec[r * D + k]));
+        }
+    assert_true(moved > 1e-3);  // z_e is not a code of the random codebook
+    agir_ctx_close(&c);
+    agir_vqvae_free(&m);
+    free(x), free(dec), free(rec), free(feat);
+}
+
 static void dataset_in_order(void **state) {
     fixture *f = *state;
     // Make lengths differ, so the length-sorted encoding order differs from the dataset's.
@@ -204,7 +245,7 @@ static void evaluation_recomputed(void **state) {
     const char *subj[] = {f->g.seq[0].subject, f->g.seq[5].subject};
     assert_int_equal(agir_vq_select_subjects(&f->g, "d.h5", subj, 2, sel, &e), AGIR_OK);
     agir_vq_eval r;
-    assert_int_equal(agir_vq_evaluate(&f->c, &f->g, sel, NULL, &r, &e), AGIR_OK);
+    assert_int_equal(agir_vq_evaluate(&f->c, &f->g, sel, 1, NULL, &r, &e), AGIR_OK);
     int J = f->g.skel->n_joints, root = f->c.layout.root;
     double sum_al = 0, sum_gl = 0, pairs = 0;
     float counts[32] = {0};
@@ -352,7 +393,7 @@ static void identity_tokenizer_is_exact(void **state) {
     assert_int_equal(agir_vq_coder_init(&c, &t, f->g.skel, &e), AGIR_OK);
     uint8_t sel[6] = {1, 1, 1, 1, 0, 0};
     agir_vq_eval r;
-    assert_int_equal(agir_vq_evaluate(&c, &f->g, sel, NULL, &r, &e), AGIR_OK);
+    assert_int_equal(agir_vq_evaluate(&c, &f->g, sel, 1, NULL, &r, &e), AGIR_OK);
     printf("  exact tokenizer: MPJPE %.2g mm (global %.2g), %lld of %d codes used, perplexity %.1f, feature error %.2g\n",
            r.mpjpe_mm, r.mpjpe_global_mm, (long long)r.codes_used, r.codebook_size, r.perplexity, r.rel_median_all);
     assert_true(r.mpjpe_mm < 1e-2 && r.mpjpe_global_mm < 1e-1);
@@ -389,7 +430,8 @@ static void refusals(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(encode_matches_reference), cmocka_unit_test(decode_matches_reference),
-        cmocka_unit_test(dataset_in_order),         cmocka_unit_test(evaluation_recomputed),
+        cmocka_unit_test(reconstruct_both_ways),    cmocka_unit_test(dataset_in_order),
+        cmocka_unit_test(evaluation_recomputed),
         cmocka_unit_test(identity_tokenizer_is_exact), cmocka_unit_test(refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
