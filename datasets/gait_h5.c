@@ -1,4 +1,6 @@
-// The HDF5 gait store: writing (atomic, byte-deterministic) and validated reading.
+// The HDF5 gait store: writing (atomic, byte-deterministic) and validated reading. What it does
+// like the token store (root identity, atomic write, the read, the /sequences columns) is in
+// datasets/seq_h5.c; this file holds the gait layout and its rules.
 //
 // Layout (docs/dataset_format.md is the full schema):
 //   / attrs format="agir-gait", version=1, skeleton=<name>
@@ -9,19 +11,15 @@
 //   /ground_truth/names (G,) str, /ground_truth/values (S, G) float32   (only when G > 0)
 #include <math.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fsio.h"
 #include "datasets/gait.h"
 #include "datasets/h5util.h"
-
-#define FORMAT_NAME "agir-gait"
-enum { FORMAT_VERSION = 1 };
+#include "datasets/seq_h5.h"
 
 // Longest strings accepted, in bytes: names and ids are short, texts are paragraphs.
-enum { MAX_NAME = 256, MAX_TEXT = 64 * 1024 };
+enum { MAX_NAME = AGIR_SEQ_H5_MAX_NAME, MAX_TEXT = 64 * 1024 };
 
 // ---- validation (shared by the reader and the writer) --------------------------------------
 
@@ -120,7 +118,8 @@ static int check_gt(const agir_gait *g, const char *name, agir_err *e) {
 }
 
 // Every rule of docs/dataset_format.md that concerns values; `name` prefixes messages.
-static int validate(const agir_gait *g, const char *name, agir_err *e) {
+static int validate(const void *store, const char *name, agir_err *e) {
+    const agir_gait *g = store;
     for (int64_t s = 0; s < g->n_seq; s++) AGIR_TRY(check_seq(g, &g->seq[s], name, e));
     const agir_seq **by = malloc(g->n_seq ? (size_t)g->n_seq * sizeof *by : 1);
     if (!by) return AGIR_BUG(e, "out of memory validating %lld sequences", (long long)g->n_seq);
@@ -131,16 +130,20 @@ static int validate(const agir_gait *g, const char *name, agir_err *e) {
     return check_gt(g, name, e);
 }
 
-// ---- writing --------------------------------------------------------------------------------
+// ---- the /sequences table --------------------------------------------------------------------
 
-// The char* field at byte offset `field` of each sequence, as one array.
-static int str_column(const agir_gait *g, size_t field, const char ***out, agir_err *e) {
-    const char **c = malloc(g->n_seq ? (size_t)g->n_seq * sizeof *c : 1);
-    if (!c) return AGIR_BUG(e, "out of memory writing %lld sequences", (long long)g->n_seq);
-    for (int64_t s = 0; s < g->n_seq; s++) c[s] = *(char *const *)((const char *)&g->seq[s] + field);
-    *out = c;
-    return AGIR_OK;
-}
+// In file order: reading and writing both follow it.
+static const agir_seq_h5_col seq_cols[] = {
+    AGIR_SEQ_H5_NAMES(agir_seq),
+    {"/sequences/source", AGIR_SEQ_STR, offsetof(agir_seq, source), MAX_NAME},
+    {"/sequences/description", AGIR_SEQ_TEXT, offsetof(agir_seq, description), MAX_TEXT},
+    {"/sequences/rationale", AGIR_SEQ_TEXT, offsetof(agir_seq, rationale), MAX_TEXT},
+    AGIR_SEQ_H5_SLICE_LABELS(agir_seq),
+    {"/sequences/fps", AGIR_SEQ_F32, offsetof(agir_seq, fps), 0},
+};
+enum { N_SEQ_COLS = sizeof seq_cols / sizeof *seq_cols };
+
+// ---- writing --------------------------------------------------------------------------------
 
 static int write_skeleton(agir_h5w *w, const agir_skeleton *sk, agir_err *e) {
     int64_t j = sk->n_joints;
@@ -149,57 +152,14 @@ static int write_skeleton(agir_h5w *w, const agir_skeleton *sk, agir_err *e) {
     return agir_h5w_write(w, "/skeleton/parents", AGIR_H5_I32, 1, &j, sk->parents, e);
 }
 
-static int write_sequences(agir_h5w *w, const agir_gait *g, agir_err *e) {
-    static const struct {
-        const char *path;
-        size_t field;
-    } strs[] = {
-        {"/sequences/id", offsetof(agir_seq, id)},
-        {"/sequences/subject", offsetof(agir_seq, subject)},
-        {"/sequences/source", offsetof(agir_seq, source)},
-        {"/sequences/description", offsetof(agir_seq, description)},
-        {"/sequences/rationale", offsetof(agir_seq, rationale)},
-    };
-    int64_t n = g->n_seq;
-    AGIR_TRY(agir_h5w_group(w, "/sequences", e));
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
-        const char **col = NULL;
-        AGIR_TRY(str_column(g, strs[i].field, &col, e));
-        int rc = agir_h5w_strings(w, strs[i].path, n, col, e);
-        free(col);
-        AGIR_TRY(rc);
-    }
-    size_t cnt = n ? (size_t)n : 1;
-    int64_t *offset = malloc(cnt * sizeof *offset), *length = malloc(cnt * sizeof *length);
-    int8_t *med = malloc(cnt), *score = malloc(cnt);
-    float *fps = malloc(cnt * sizeof *fps);
-    int rc = AGIR_OK;
-    if (!offset || !length || !med || !score || !fps) rc = AGIR_BUG(e, "out of memory writing %lld sequences", (long long)n);
-    for (int64_t s = 0; !rc && s < n; s++) {
-        offset[s] = g->seq[s].offset;
-        length[s] = g->seq[s].length;
-        med[s] = (int8_t)g->seq[s].medication;
-        score[s] = (int8_t)g->seq[s].updrs_gait;
-        fps[s] = g->seq[s].fps;
-    }
-    if (!rc) rc = agir_h5w_write(w, "/sequences/offset", AGIR_H5_I64, 1, &n, offset, e);
-    if (!rc) rc = agir_h5w_write(w, "/sequences/length", AGIR_H5_I64, 1, &n, length, e);
-    if (!rc) rc = agir_h5w_write(w, "/sequences/medication", AGIR_H5_I8, 1, &n, med, e);
-    if (!rc) rc = agir_h5w_write(w, "/sequences/updrs_gait", AGIR_H5_I8, 1, &n, score, e);
-    if (!rc) rc = agir_h5w_write(w, "/sequences/fps", AGIR_H5_F32, 1, &n, fps, e);
-    free(offset), free(length), free(med), free(score), free(fps);
-    return rc;
-}
-
-// Objects in a fixed order, so equal datasets give equal bytes.
-static int write_all(agir_h5w *w, const agir_gait *g, agir_err *e) {
-    AGIR_TRY(agir_h5w_attr_str(w, "/", "format", FORMAT_NAME, e));
-    AGIR_TRY(agir_h5w_attr_i64(w, "/", "version", FORMAT_VERSION, e));
+// Everything after the root format and version, in a fixed order.
+static int write_rest(agir_h5w *w, const void *store, agir_err *e) {
+    const agir_gait *g = store;
     AGIR_TRY(agir_h5w_attr_str(w, "/", "skeleton", g->skel->name, e));
     AGIR_TRY(write_skeleton(w, g->skel, e));
     int64_t fd[3] = {g->n_frames, g->skel->n_joints, 3};
     AGIR_TRY(agir_h5w_write(w, "/frames", AGIR_H5_F32, 3, fd, g->frames, e));
-    AGIR_TRY(write_sequences(w, g, e));
+    AGIR_TRY(agir_seq_h5_write_cols(w, seq_cols, N_SEQ_COLS, g->seq, sizeof *g->seq, g->n_seq, e));
     if (g->n_gt == 0) return AGIR_OK;
     int64_t n_gt = g->n_gt, gd[2] = {g->n_seq, g->n_gt};
     AGIR_TRY(agir_h5w_group(w, "/ground_truth", e));
@@ -207,40 +167,11 @@ static int write_all(agir_h5w *w, const agir_gait *g, agir_err *e) {
     return agir_h5w_write(w, "/ground_truth/values", AGIR_H5_F32, 2, gd, g->gt, e);
 }
 
-int agir_gait_write(const agir_gait *g, const char *path, agir_err *e) {
-    char label[4200], tmp[4096];
-    snprintf(label, sizeof label, "%s (not written)", path);
-    AGIR_TRY(validate(g, label, e));
-    AGIR_TRY(agir_atomic_tmpname(path, tmp, sizeof tmp, e));
-    agir_h5w w;
-    int rc = agir_h5w_create(&w, tmp, path, e);
-    if (!rc) rc = write_all(&w, g, e);
-    int rc_close = agir_h5w_close(&w, e);
-    if (!rc) rc = rc_close;
-    if (rc) {
-        agir_atomic_abort(tmp);
-        return rc;
-    }
-    return agir_atomic_commit(tmp, path, e);
-}
-
 // ---- reading --------------------------------------------------------------------------------
 
-// Root attributes and /skeleton: the skeleton must be a registered one, joint for joint.
-static int read_header(agir_h5 *f, const agir_skeleton **skel, agir_err *e) {
-    char fmt[64], sk[64];
-    int64_t version;
-    // libhdf5 trusts the sizes inside attribute messages (found again by tests/fuzz/fuzz_gait_h5.c).
-    AGIR_TRY(agir_h5_check_root_attrs(f, e));
-    AGIR_TRY(agir_h5_attr_str(f, "/", "format", fmt, sizeof fmt, e));
-    if (strcmp(fmt, FORMAT_NAME))
-        return AGIR_BAD(e, "%s: format attribute is '%s', not '" FORMAT_NAME "' (hint: this is not an AGIR gait file)",
-                        f->name, fmt);
-    AGIR_TRY(agir_h5_attr_i64(f, "/", "version", &version, e));
-    if (version != FORMAT_VERSION)
-        return AGIR_BAD(e, "%s: format version %lld is not supported (hint: this agir reads version %d; upgrade agir "
-                           "or rewrite the file)",
-                        f->name, (long long)version, FORMAT_VERSION);
+// The skeleton attribute and /skeleton: a registered skeleton, joint for joint.
+static int read_skeleton(agir_h5 *f, const agir_skeleton **skel, agir_err *e) {
+    char sk[64];
     AGIR_TRY(agir_h5_attr_str(f, "/", "skeleton", sk, sizeof sk, e));
     const agir_skeleton *s = agir_skeleton_find(sk);
     if (!s)
@@ -265,68 +196,6 @@ static int read_header(agir_h5 *f, const agir_skeleton **skel, agir_err *e) {
     free(parents);
     *skel = s;
     return rc;
-}
-
-// /sequences, column by column; every column has one entry per id.
-typedef struct columns {
-    int64_t n;
-    char **str[5];  // id, subject, source, description, rationale
-    int64_t *offset, *length;
-    int8_t *medication, *updrs_gait;
-    float *fps;
-} columns;
-
-static const struct {
-    const char *path;
-    size_t max_len;
-} str_cols[5] = {
-    {"/sequences/id", MAX_NAME},           {"/sequences/subject", MAX_NAME},     {"/sequences/source", MAX_NAME},
-    {"/sequences/description", MAX_TEXT}, {"/sequences/rationale", MAX_TEXT},
-};
-
-static void free_columns(columns *c) {
-    for (int i = 0; i < 5; i++) agir_h5_free_strings(c->str[i], c->n);
-    free(c->offset), free(c->length), free(c->medication), free(c->updrs_gait), free(c->fps);
-    memset(c, 0, sizeof *c);
-}
-
-static int read_columns(agir_h5 *f, columns *c, agir_err *e) {
-    static const char *per_seq = "one entry per /sequences/id";
-    memset(c, 0, sizeof *c);
-    int64_t n = -1;
-    AGIR_TRY(agir_h5_read_strings(f, str_cols[0].path, &n, NULL, str_cols[0].max_len, &c->str[0], e));
-    c->n = n;
-    for (int i = 1; i < 5; i++)
-        AGIR_TRY(agir_h5_read_strings(f, str_cols[i].path, &n, per_seq, str_cols[i].max_len, &c->str[i], e));
-    AGIR_TRY(agir_h5_read(f, "/sequences/offset", AGIR_H5_I64, 1, &n, per_seq, (void **)&c->offset, e));
-    AGIR_TRY(agir_h5_read(f, "/sequences/length", AGIR_H5_I64, 1, &n, per_seq, (void **)&c->length, e));
-    AGIR_TRY(agir_h5_read(f, "/sequences/medication", AGIR_H5_I8, 1, &n, per_seq, (void **)&c->medication, e));
-    AGIR_TRY(agir_h5_read(f, "/sequences/updrs_gait", AGIR_H5_I8, 1, &n, per_seq, (void **)&c->updrs_gait, e));
-    return agir_h5_read(f, "/sequences/fps", AGIR_H5_F32, 1, &n, per_seq, (void **)&c->fps, e);
-}
-
-// Moves the columns into g's sequences ("" texts become NULL).
-static int take_columns(agir_gait *g, columns *c, agir_err *e) {
-    g->seq = calloc(c->n ? (size_t)c->n : 1, sizeof *g->seq);
-    if (!g->seq) return AGIR_BUG(e, "out of memory for %lld sequences", (long long)c->n);
-    g->cap_seq = c->n;
-    for (int64_t s = 0; s < c->n; s++) {
-        agir_seq *q = &g->seq[s];
-        char **dst[5] = {&q->id, &q->subject, &q->source, &q->description, &q->rationale};
-        for (int i = 0; i < 5; i++) {
-            *dst[i] = c->str[i][s];
-            c->str[i][s] = NULL;
-        }
-        for (int i = 3; i < 5; i++)
-            if (!(*dst[i])[0]) free(*dst[i]), *dst[i] = NULL;
-        q->offset = c->offset[s];
-        q->length = c->length[s];
-        q->medication = c->medication[s];
-        q->updrs_gait = c->updrs_gait[s];
-        q->fps = c->fps[s];
-        g->n_seq = s + 1;
-    }
-    return AGIR_OK;
 }
 
 // /ground_truth (optional): names (G,), values (S, G).
@@ -357,37 +226,38 @@ static int read_gt(agir_h5 *f, agir_gait *g, agir_err *e) {
     return rc;
 }
 
-static int load(agir_h5 *f, agir_gait *g, agir_err *e) {
+// Everything after the root format and version; the caller validates.
+static int load(agir_h5 *f, void *store, agir_err *e) {
+    agir_gait *g = store;
     const agir_skeleton *skel = NULL;
-    AGIR_TRY(read_header(f, &skel, e));
+    AGIR_TRY(read_skeleton(f, &skel, e));
     g->skel = skel;
     int64_t fd[3] = {-1, skel->n_joints, 3};
     AGIR_TRY(agir_h5_read(f, "/frames", AGIR_H5_F32, 3, fd, "frames x joints x xyz", (void **)&g->frames, e));
     g->n_frames = g->cap_frames = fd[0];
-    columns c;
-    int rc = read_columns(f, &c, e);
-    if (!rc) rc = take_columns(g, &c, e);
-    free_columns(&c);
-    AGIR_TRY(rc);
-    AGIR_TRY(read_gt(f, g, e));
-    return validate(g, f->name, e);
+    void *seq = NULL;
+    AGIR_TRY(agir_seq_h5_read_cols(f, seq_cols, N_SEQ_COLS, sizeof *g->seq, &seq, &g->n_seq, e));
+    g->seq = seq;
+    g->cap_seq = g->n_seq;
+    return read_gt(f, g, e);
 }
 
-static int finish(agir_h5 *f, agir_gait *g, int rc, agir_err *e) {
-    if (!rc) rc = load(f, g, e);
-    agir_h5_close(f);
-    if (rc) agir_gait_free(g);
-    return rc;
-}
+// ---- the store ------------------------------------------------------------------------------
 
-int agir_gait_read(agir_gait *g, const char *path, agir_err *e) {
-    memset(g, 0, sizeof *g);
-    agir_h5 f;
-    return finish(&f, g, agir_h5_open(&f, path, e), e);
-}
+static void clear(void *store) { agir_gait_free(store); }
+
+static const agir_seq_h5_format gait_format = {
+    .format = "agir-gait", .version = 1, .size = sizeof(agir_gait),
+    .format_hint = "this is not an AGIR gait file", .version_fix = "rewrite the file",
+    .write = write_rest, .load = load, .validate = validate, .clear = clear,
+};
+
+int agir_gait_read(agir_gait *g, const char *path, agir_err *e) { return agir_seq_h5_read(&gait_format, g, path, e); }
 
 int agir_gait_read_image(agir_gait *g, const void *buf, size_t len, const char *name, agir_err *e) {
-    memset(g, 0, sizeof *g);
-    agir_h5 f;
-    return finish(&f, g, agir_h5_open_image(&f, buf, len, name, e), e);
+    return agir_seq_h5_read_image(&gait_format, g, buf, len, name, e);
+}
+
+int agir_gait_write(const agir_gait *g, const char *path, agir_err *e) {
+    return agir_seq_h5_write(&gait_format, g, path, e);
 }

@@ -1,5 +1,6 @@
 // The HDF5 token store: building it in memory, writing (atomic, byte-deterministic) and validated
-// reading. Same structure as the gait store (datasets/gait_h5.c); shared checks live in h5util.
+// reading. What it does like the gait store (root identity, atomic write, the read, the
+// /sequences columns) is in datasets/seq_h5.c; shared slice and label checks are in h5util.
 //
 // Layout (docs/dataset_format.md, "Token store"):
 //   / attrs format="agir-tokens", version=1, model_hash, codebook_size, downsample, model_fps
@@ -8,16 +9,13 @@
 //   /sequences/{medication,updrs_gait} (S,) int8
 #include "datasets/tokens.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fsio.h"
 #include "datasets/h5util.h"
-
-enum { FORMAT_VERSION = 1 };
-// Longest id or subject, in bytes (as the gait store).
-enum { MAX_NAME = 256 };
+#include "datasets/seq_h5.h"
 
 // ---- validation (shared by init, the writer and the reader) ---------------------------------
 
@@ -61,7 +59,8 @@ static int check_codes(const char *name, const agir_tokens *t, const agir_token_
 }
 
 // Every rule of docs/dataset_format.md; `name` prefixes messages.
-static int validate(const agir_tokens *t, const char *name, agir_err *e) {
+static int validate(const void *store, const char *name, agir_err *e) {
+    const agir_tokens *t = store;
     AGIR_TRY(check_identity(name, t->model_hash, t->codebook_size, t->downsample, t->model_fps, e));
     agir_h5_slice *sl = malloc(t->n_seq ? (size_t)t->n_seq * sizeof *sl : 1);
     if (!sl) return AGIR_BUG(e, "out of memory validating %lld sequences", (long long)t->n_seq);
@@ -153,155 +152,67 @@ int agir_tokens_check_model(const agir_tokens *t, const char *name, const char *
     return AGIR_OK;
 }
 
+// ---- the /sequences table --------------------------------------------------------------------
+
+// In file order: reading and writing both follow it.
+static const agir_seq_h5_col seq_cols[] = {
+    AGIR_SEQ_H5_NAMES(agir_token_seq),
+    AGIR_SEQ_H5_SLICE_LABELS(agir_token_seq),
+};
+enum { N_SEQ_COLS = sizeof seq_cols / sizeof *seq_cols };
+
 // ---- writing --------------------------------------------------------------------------------
 
-static int write_sequences(agir_h5w *w, const agir_tokens *t, agir_err *e) {
-    int64_t n = t->n_seq;
-    size_t cnt = n ? (size_t)n : 1;
-    const char **id = malloc(cnt * sizeof *id), **subj = malloc(cnt * sizeof *subj);
-    int64_t *offset = malloc(cnt * sizeof *offset), *length = malloc(cnt * sizeof *length);
-    int8_t *med = malloc(cnt), *score = malloc(cnt);
-    int rc = !id || !subj || !offset || !length || !med || !score
-                 ? AGIR_BUG(e, "out of memory writing %lld sequences", (long long)n)
-                 : AGIR_OK;
-    for (int64_t s = 0; !rc && s < n; s++) {
-        const agir_token_seq *q = &t->seq[s];
-        id[s] = q->id, subj[s] = q->subject, offset[s] = q->offset, length[s] = q->length;
-        med[s] = (int8_t)q->medication, score[s] = (int8_t)q->updrs_gait;
-    }
-    if (!rc) rc = agir_h5w_group(w, "/sequences", e);
-    if (!rc) rc = agir_h5w_strings(w, "/sequences/id", n, id, e);
-    if (!rc) rc = agir_h5w_strings(w, "/sequences/subject", n, subj, e);
-    if (!rc) rc = agir_h5w_write(w, "/sequences/offset", AGIR_H5_I64, 1, &n, offset, e);
-    if (!rc) rc = agir_h5w_write(w, "/sequences/length", AGIR_H5_I64, 1, &n, length, e);
-    if (!rc) rc = agir_h5w_write(w, "/sequences/medication", AGIR_H5_I8, 1, &n, med, e);
-    if (!rc) rc = agir_h5w_write(w, "/sequences/updrs_gait", AGIR_H5_I8, 1, &n, score, e);
-    free(id), free(subj), free(offset), free(length), free(med), free(score);
-    return rc;
-}
-
-// Objects in a fixed order, so equal stores give equal bytes.
-static int write_all(agir_h5w *w, const agir_tokens *t, agir_err *e) {
-    AGIR_TRY(agir_h5w_attr_str(w, "/", "format", AGIR_TOKENS_FORMAT, e));
-    AGIR_TRY(agir_h5w_attr_i64(w, "/", "version", FORMAT_VERSION, e));
+// Everything after the root format and version, in a fixed order.
+static int write_rest(agir_h5w *w, const void *store, agir_err *e) {
+    const agir_tokens *t = store;
     AGIR_TRY(agir_h5w_attr_str(w, "/", "model_hash", t->model_hash, e));
     AGIR_TRY(agir_h5w_attr_i64(w, "/", "codebook_size", t->codebook_size, e));
     AGIR_TRY(agir_h5w_attr_i64(w, "/", "downsample", t->downsample, e));
     AGIR_TRY(agir_h5w_attr_i64(w, "/", "model_fps", t->model_fps, e));
     AGIR_TRY(agir_h5w_write(w, "/codes", AGIR_H5_I32, 1, &t->n_codes, t->codes, e));
-    return write_sequences(w, t, e);
-}
-
-int agir_tokens_write(const agir_tokens *t, const char *path, agir_err *e) {
-    char label[4200], tmp[4096];
-    snprintf(label, sizeof label, "%s (not written)", path);
-    AGIR_TRY(validate(t, label, e));
-    AGIR_TRY(agir_atomic_tmpname(path, tmp, sizeof tmp, e));
-    agir_h5w w;
-    int rc = agir_h5w_create(&w, tmp, path, e);
-    if (!rc) rc = write_all(&w, t, e);
-    int rc_close = agir_h5w_close(&w, e);
-    if (!rc) rc = rc_close;
-    if (rc) {
-        agir_atomic_abort(tmp);
-        return rc;
-    }
-    return agir_atomic_commit(tmp, path, e);
+    return agir_seq_h5_write_cols(w, seq_cols, N_SEQ_COLS, t->seq, sizeof *t->seq, t->n_seq, e);
 }
 
 // ---- reading --------------------------------------------------------------------------------
 
-static int read_header(agir_h5 *f, agir_tokens *t, agir_err *e) {
-    char fmt[64];
-    int64_t version;
-    AGIR_TRY(agir_h5_check_root_attrs(f, e));
-    AGIR_TRY(agir_h5_attr_str(f, "/", "format", fmt, sizeof fmt, e));
-    if (strcmp(fmt, AGIR_TOKENS_FORMAT))
-        return AGIR_BAD(e, "%s: format attribute is '%s', not '" AGIR_TOKENS_FORMAT "' (hint: this is not an AGIR "
-                           "token file; make one with 'agir tokenize')",
-                        f->name, fmt);
-    AGIR_TRY(agir_h5_attr_i64(f, "/", "version", &version, e));
-    if (version != FORMAT_VERSION)
-        return AGIR_BAD(e, "%s: format version %lld is not supported (hint: this agir reads version %d; upgrade agir "
-                           "or tokenize again)",
-                        f->name, (long long)version, FORMAT_VERSION);
+// Everything after the root format and version (the model identity, checked first); the caller
+// validates.
+static int load(agir_h5 *f, void *store, agir_err *e) {
+    agir_tokens *t = store;
     AGIR_TRY(agir_h5_attr_str(f, "/", "model_hash", t->model_hash, sizeof t->model_hash, e));
     AGIR_TRY(agir_h5_attr_i64(f, "/", "codebook_size", &t->codebook_size, e));
     AGIR_TRY(agir_h5_attr_i64(f, "/", "downsample", &t->downsample, e));
     AGIR_TRY(agir_h5_attr_i64(f, "/", "model_fps", &t->model_fps, e));
-    return check_identity(f->name, t->model_hash, t->codebook_size, t->downsample, t->model_fps, e);
-}
-
-// /sequences, column by column, moved into t->seq.
-typedef struct columns {
-    int64_t n;
-    char **id, **subject;
-    int64_t *offset, *length;
-    int8_t *medication, *updrs_gait;
-} columns;
-
-static void free_columns(columns *c) {
-    agir_h5_free_strings(c->id, c->n);
-    agir_h5_free_strings(c->subject, c->n);
-    free(c->offset), free(c->length), free(c->medication), free(c->updrs_gait);
-}
-
-static int read_columns(agir_h5 *f, columns *c, agir_err *e) {
-    static const char *per_seq = "one entry per /sequences/id";
-    memset(c, 0, sizeof *c);
-    int64_t n = -1;
-    AGIR_TRY(agir_h5_read_strings(f, "/sequences/id", &n, NULL, MAX_NAME, &c->id, e));
-    c->n = n;
-    AGIR_TRY(agir_h5_read_strings(f, "/sequences/subject", &n, per_seq, MAX_NAME, &c->subject, e));
-    AGIR_TRY(agir_h5_read(f, "/sequences/offset", AGIR_H5_I64, 1, &n, per_seq, (void **)&c->offset, e));
-    AGIR_TRY(agir_h5_read(f, "/sequences/length", AGIR_H5_I64, 1, &n, per_seq, (void **)&c->length, e));
-    AGIR_TRY(agir_h5_read(f, "/sequences/medication", AGIR_H5_I8, 1, &n, per_seq, (void **)&c->medication, e));
-    return agir_h5_read(f, "/sequences/updrs_gait", AGIR_H5_I8, 1, &n, per_seq, (void **)&c->updrs_gait, e);
-}
-
-static int take_columns(agir_tokens *t, columns *c, agir_err *e) {
-    t->seq = calloc(c->n ? (size_t)c->n : 1, sizeof *t->seq);
-    if (!t->seq) return AGIR_BUG(e, "out of memory for %lld sequences", (long long)c->n);
-    t->cap_seq = c->n;
-    for (int64_t s = 0; s < c->n; s++) {
-        agir_token_seq *q = &t->seq[s];
-        q->id = c->id[s], c->id[s] = NULL;
-        q->subject = c->subject[s], c->subject[s] = NULL;
-        q->offset = c->offset[s], q->length = c->length[s];
-        q->medication = c->medication[s], q->updrs_gait = c->updrs_gait[s];
-        t->n_seq = s + 1;
-    }
-    return AGIR_OK;
-}
-
-static int load(agir_h5 *f, agir_tokens *t, agir_err *e) {
-    AGIR_TRY(read_header(f, t, e));
+    AGIR_TRY(check_identity(f->name, t->model_hash, t->codebook_size, t->downsample, t->model_fps, e));
     int64_t n = -1;
     AGIR_TRY(agir_h5_read(f, "/codes", AGIR_H5_I32, 1, &n, NULL, (void **)&t->codes, e));
     t->n_codes = t->cap_codes = n;
-    columns c;
-    int rc = read_columns(f, &c, e);
-    if (!rc) rc = take_columns(t, &c, e);
-    free_columns(&c);
-    AGIR_TRY(rc);
-    return validate(t, f->name, e);
+    void *seq = NULL;
+    AGIR_TRY(agir_seq_h5_read_cols(f, seq_cols, N_SEQ_COLS, sizeof *t->seq, &seq, &t->n_seq, e));
+    t->seq = seq;
+    t->cap_seq = t->n_seq;
+    return AGIR_OK;
 }
 
-static int finish(agir_h5 *f, agir_tokens *t, int rc, agir_err *e) {
-    if (!rc) rc = load(f, t, e);
-    agir_h5_close(f);
-    if (rc) agir_tokens_free(t);
-    return rc;
-}
+// ---- the store ------------------------------------------------------------------------------
+
+static void clear(void *store) { agir_tokens_free(store); }
+
+static const agir_seq_h5_format tokens_format = {
+    .format = AGIR_TOKENS_FORMAT, .version = 1, .size = sizeof(agir_tokens),
+    .format_hint = "this is not an AGIR token file; make one with 'agir tokenize'", .version_fix = "tokenize again",
+    .write = write_rest, .load = load, .validate = validate, .clear = clear,
+};
 
 int agir_tokens_read(agir_tokens *t, const char *path, agir_err *e) {
-    memset(t, 0, sizeof *t);
-    agir_h5 f;
-    return finish(&f, t, agir_h5_open(&f, path, e), e);
+    return agir_seq_h5_read(&tokens_format, t, path, e);
 }
 
 int agir_tokens_read_image(agir_tokens *t, const void *buf, size_t len, const char *name, agir_err *e) {
-    memset(t, 0, sizeof *t);
-    agir_h5 f;
-    return finish(&f, t, agir_h5_open_image(&f, buf, len, name, e), e);
+    return agir_seq_h5_read_image(&tokens_format, t, buf, len, name, e);
+}
+
+int agir_tokens_write(const agir_tokens *t, const char *path, agir_err *e) {
+    return agir_seq_h5_write(&tokens_format, t, path, e);
 }

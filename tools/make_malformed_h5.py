@@ -62,11 +62,40 @@ def write(path, cols, after=None):
             after(f)
 
 
-def case(out, name, change=None, after=None):
-    cols = columns()
+def case(out, name, change=None, after=None, base=columns):
+    """Writes out/name: the valid file of base() (default: the gait dataset), with `change` applied
+    to its columns before writing and `after` to the open file."""
+    cols = base()
     if change:
         change(cols)
     write(os.path.join(out, name), cols, after)
+
+
+def out_dir(suite):
+    """OUT_DIR from the command line, else tests/malformed/<suite>; created if missing."""
+    default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "malformed", suite)
+    out = sys.argv[1] if len(sys.argv) > 1 else default
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def truncated(path, cols):
+    """The valid file of cols, cut in half."""
+    write(path, cols)
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+
+
+def finish(out, tool):
+    """Writes the suite's COMMAND file and holds every case to the 20 KB budget."""
+    with open(os.path.join(out, "COMMAND"), "w") as f:
+        f.write("info {}\n")
+    for name in sorted(os.listdir(out)):
+        size = os.path.getsize(os.path.join(out, name))
+        if size > 20 * 1024:
+            sys.exit("%s: %s is %d bytes, over the 20 KB budget" % (tool, name, size))
 
 
 def setitem(key, value):
@@ -152,8 +181,7 @@ CHUNK_DIMS = struct.pack("<BBB", 3, 2, 4)
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "malformed", "h5")
-    os.makedirs(out, exist_ok=True)
+    out = out_dir("h5")
     nan = columns()["frames"].copy()
     nan[3, 5, 0] = np.nan
 
@@ -228,22 +256,11 @@ def main():
         f.write(data[:at + 4] + struct.pack("<H", 0x7fff) + data[at + 6:])
 
     # Byte-level damage.
-    good = os.path.join(out, "truncated.h5")
-    write(good, columns())
-    with open(good, "rb") as f:
-        data = f.read()
-    with open(good, "wb") as f:
-        f.write(data[: len(data) // 2])
+    truncated(os.path.join(out, "truncated.h5"), columns())
     with open(os.path.join(out, "not_hdf5.h5"), "wb") as f:
         f.write(b"id,subject,score\nSUB01_on_walk_1,SUB01,1\n")
     open(os.path.join(out, "empty.h5"), "wb").close()
-    with open(os.path.join(out, "COMMAND"), "w") as f:
-        f.write("info {}\n")
-
-    for name in sorted(os.listdir(out)):
-        size = os.path.getsize(os.path.join(out, name))
-        if size > 20 * 1024:
-            sys.exit("make_malformed_h5: %s is %d bytes, over the 20 KB budget" % (name, size))
+    finish(out, "make_malformed_h5")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import sys
 import h5py
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_malformed_h5 import fixed, relink, setitem, write  # noqa: E402  (shared with the gait cases)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the gait cases' helpers, shared
+from make_malformed_h5 import case as h5_case, finish, fixed, out_dir, relink, setitem, truncated  # noqa: E402
 
 
 def columns():
@@ -36,10 +36,7 @@ def columns():
 
 
 def case(out, name, change=None, after=None):
-    cols = columns()
-    if change:
-        change(cols)
-    write(os.path.join(out, name), cols, after)
+    h5_case(out, name, change, after, base=columns)
 
 
 def attr(key, value):
@@ -65,9 +62,7 @@ def bomb_codes(f):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "malformed",
-                                                             "tokens")
-    os.makedirs(out, exist_ok=True)
+    out = out_dir("tokens")
     case(out, "version_2.h5", attr("version", np.int64(2)))
     case(out, "no_model_hash.h5", lambda c: c["attrs"].pop("model_hash"))
     case(out, "model_hash_space.h5", attr("model_hash", np.bytes_(b"sha256 00ff")))
@@ -91,19 +86,8 @@ def main():
     case(out, "soft_link.h5", after=relink("codes", lambda f: h5py.SoftLink("/sequences/offset")))
     case(out, "unstored_huge_codes.h5", after=bomb_codes)
 
-    good = os.path.join(out, "truncated.h5")
-    write(good, columns())
-    with open(good, "rb") as f:
-        data = f.read()
-    with open(good, "wb") as f:
-        f.write(data[: len(data) // 2])
-    with open(os.path.join(out, "COMMAND"), "w") as f:
-        f.write("info {}\n")
-
-    for name in sorted(os.listdir(out)):
-        size = os.path.getsize(os.path.join(out, name))
-        if size > 20 * 1024:
-            sys.exit("make_malformed_tokens: %s is %d bytes, over the 20 KB budget" % (name, size))
+    truncated(os.path.join(out, "truncated.h5"), columns())
+    finish(out, "make_malformed_tokens")
 
 
 if __name__ == "__main__":

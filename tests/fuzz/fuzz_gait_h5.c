@@ -1,23 +1,15 @@
-// Fuzz harness for the gait store's validation (agir_gait_read_image).
+// Fuzz harness for the gait store's validation (agir_gait_read_image); modes and oracles are
+// those of every HDF5 store harness (fuzz_h5.h).
 //
-// libhdf5 is not hardened against crafted bytes (DESIGN.md, Robustness), so the main mode fuzzes
-// OUR checks: the input is a compact description of a dataset that the harness builds with the
-// HDF5 API in memory (core driver, no disk) and hands to the reader as a file image.
-//
-// Input, structured mode (first byte < 0xF0): byte 0..2 = fault flags (below), then counts,
-// lengths, values and string bytes, each read as needed; missing bytes read as 0, so every input
+// Structured mode (first byte < 0xF0): byte 0..2 = fault flags (below), then counts, lengths,
+// values and string bytes, each read as needed; missing bytes read as 0, so every input
 // describes some dataset. Sizes are bounded (<= 6 sequences, <= 8 frames each, <= 3 gt columns).
-// Oracles: the reader returns AGIR_OK or AGIR_EINPUT with one non-empty line naming the file; a
-// description without faults must be accepted and read back equal; an accepted dataset must
-// satisfy every documented rule (checked here independently).
 //
-// Byte mode (first byte >= 0xF0): the rest goes to agir_gait_read_image as a file image, so
-// libhdf5 parses mutated bytes, but only after our own checks (datasets/h5util.c: superblock and
-// length, links, storage, every global-heap reference). Before the heap checks existed, this
+// Byte mode (first byte >= 0xF0): before the heap checks of datasets/h5util.c existed, this
 // mode crashed libhdf5 1.10.8 within a minute, always in H5HG_read (out-of-bounds read/copy on a
 // bad heap object index or size) or looping in the heap collection parser (a zero-sized
 // free-space object); with them, 300 s (38k raw inputs) found no crash, and later runs a leak
-// inside libhdf5 (suppressed below) and, after 10 minutes, an out-of-bounds copy in
+// inside libhdf5 (suppressed in fuzz_h5.h) and, after 10 minutes, an out-of-bounds copy in
 // H5D__select_read from a chunk whose extent was mutated past the data it holds (fixed by the
 // layout checks before every read, datasets/h5util.c); the next 300 s a use-after-free in
 // H5Aexists_by_name on a corrupt root attribute message (fixed by checking the root group's
@@ -31,7 +23,7 @@
 
 #include "datasets/gait.h"
 #include "datasets/h5util.h"
-#include "fuzz_util.h"
+#include "fuzz_h5.h"
 
 enum {
     F_FORMAT = 1 << 0,     // wrong format attribute
@@ -76,7 +68,7 @@ typedef struct plan {
     float gt[MAX_SEQ * MAX_GT];
 } plan;
 
-static void decode(fuzz_src *s, plan *p) {
+static uint32_t decode(fuzz_src *s, plan *p) {
     memset(p, 0, sizeof *p);
     p->flags = (uint32_t)fuzz_u8(s) | (uint32_t)fuzz_u8(s) << 8 | (uint32_t)fuzz_u8(s) << 16;
     p->n_seq = fuzz_u8(s) % (MAX_SEQ + 1);
@@ -103,28 +95,13 @@ static void decode(fuzz_src *s, plan *p) {
     if ((p->flags & F_NONFINITE) && p->n_frames) p->frames[fuzz_u8(s) % (p->n_frames * H36M_J * 3)] = (fuzz_u8(s) & 1) ? NAN : -INFINITY;
     for (int i = 0; i < p->n_seq * p->n_gt; i++) p->gt[i] = (fuzz_u8(s) & 3) == 3 ? NAN : (float)fuzz_u8(s);
     if ((p->flags & F_GT_INF) && p->n_seq && p->n_gt) p->gt[fuzz_u8(s) % (p->n_seq * p->n_gt)] = INFINITY;
+    return p->flags & FAULTS;
 }
 
 // ---- writing the plan -----------------------------------------------------------------------
 
-// n <= MAX_SEQ + 1 (or H36M_J) strings of at most MAX_STR bytes.
-static int fixed_strings(agir_h5w *w, const char *path, int64_t n, const char *const *v, agir_err *e) {
-    size_t width = 1;
-    for (int64_t i = 0; i < n; i++)
-        if (strlen(v[i]) > width) width = strlen(v[i]);
-    char buf[(H36M_J + 1) * (MAX_STR + 1)] = {0};
-    for (int64_t i = 0; i < n; i++) memcpy(buf + (size_t)i * width, v[i], strlen(v[i]));
-    hsize_t hn = (hsize_t)n;
-    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, &hn, NULL), d = H5I_INVALID_HID;
-    H5Tset_size(t, width);
-    d = H5Dcreate2(w->file, path, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d < 0 || (n && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) ? AGIR_BUG(e, "fixed strings") : 0;
-    agir_h5_close_id(d), agir_h5_close_id(sp), agir_h5_close_id(t);
-    return rc;
-}
-
 static int strings(agir_h5w *w, const plan *p, const char *path, int64_t n, const char *const *v, agir_err *e) {
-    return (p->flags & F_FIXED) ? fixed_strings(w, path, n, v, e) : agir_h5w_strings(w, path, n, v, e);
+    return fuzz_h5_strings(w, (p->flags & F_FIXED) != 0, path, n, v, e);
 }
 
 // Column length: n, or one off for the column picked by F_COUNT.
@@ -224,28 +201,14 @@ static int write_gt(agir_h5w *w, const plan *p, agir_err *e) {
 static const char *const objects[] = {"/frames", "/sequences", "/sequences/id", "/sequences/offset",
                                       "/sequences/fps", "/skeleton", "/skeleton/parents", "/ground_truth/values"};
 
-// Link faults: replace an object (if there) by an external or soft link, or delete it.
-static void spoil_links(agir_h5w *w, const plan *p, fuzz_src *s) {
-    const char *obj = objects[fuzz_u8(s) % (sizeof objects / sizeof *objects)];
-    if (!(p->flags & (F_EXTLINK | F_SOFTLINK | F_MISSING)) || H5Lexists(w->file, obj, H5P_DEFAULT) <= 0) return;
-    H5Ldelete(w->file, obj, H5P_DEFAULT);
-    if (p->flags & F_EXTLINK)
-        H5Lcreate_external("other.h5", obj, w->file, obj, H5P_DEFAULT, H5P_DEFAULT);
-    else if (p->flags & F_SOFTLINK)
-        H5Lcreate_soft("/sequences/length", w->file, obj, H5P_DEFAULT, H5P_DEFAULT);
-}
-
-static int build_image(const plan *p, fuzz_src *s, void **img, size_t *len, agir_err *e) {
-    agir_h5w w;
-    int rc = agir_h5w_create_mem(&w, "fuzz.h5", e);
-    if (!rc) rc = write_header(&w, p, s, e);
-    if (!rc) rc = write_frames(&w, p, e);
-    if (!rc) rc = write_sequences(&w, p, s, e);
-    if (!rc) rc = write_gt(&w, p, e);
-    if (!rc) spoil_links(&w, p, s);
-    if (!rc) rc = agir_h5w_image(&w, img, len, e);
-    int rc2 = agir_h5w_close(&w, e);
-    return rc ? rc : rc2;
+static int build(agir_h5w *w, const plan *p, fuzz_src *s, agir_err *e) {
+    AGIR_TRY(write_header(w, p, s, e));
+    AGIR_TRY(write_frames(w, p, e));
+    AGIR_TRY(write_sequences(w, p, s, e));
+    AGIR_TRY(write_gt(w, p, e));
+    fuzz_h5_spoil_link(w, objects, sizeof objects / sizeof *objects, s, p->flags & F_EXTLINK, p->flags & F_SOFTLINK,
+                       p->flags & F_MISSING);
+    return AGIR_OK;
 }
 
 // ---- oracles --------------------------------------------------------------------------------
@@ -282,53 +245,5 @@ static void check_round_trip(const plan *p, const agir_gait *g) {
     if (p->n_frames && memcmp(g->frames, p->frames, (size_t)p->n_frames * H36M_J * 3 * sizeof(float))) abort();
 }
 
-// libhdf5 1.10.8 leaks a decoded message when an object header's layout message is corrupt
-// (a calloc under H5O_msg_read_oh, reached from H5Oopen; tests/fuzz/crashes/gait_h5/leak-*).
-// That is the library's, not ours. Its frames carry no frame pointers, so a leak report stops at
-// the first libhdf5 frame and only the module can be matched; leaks of memory we own (strings
-// read through our allocator) stay covered by test_gait_store under the sanitizers. The
-// sanitizer runtime reads this hook at start-up.
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libhdf5\n"; }
-
-static void run_raw(const uint8_t *data, size_t size) {
-    agir_err e = {0};
-    agir_gait g;
-    int rc = agir_gait_read_image(&g, data, size, "fuzz.h5", &e);
-    fuzz_check_error(rc, &e, "fuzz.h5");
-    if (!rc) check_accepted(&g);
-    agir_gait_free(&g);
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size && data[0] >= 0xF0) {
-        run_raw(data + 1, size - 1);
-        return 0;
-    }
-    fuzz_src s = {data, size};
-    plan *p = malloc(sizeof *p);
-    decode(&s, p);
-    void *img = NULL;
-    size_t len = 0;
-    agir_err e = {0};
-    if (build_image(p, &s, &img, &len, &e)) {
-        fprintf(stderr, "harness could not build its file: %s\n", e.msg);
-        abort();
-    }
-    agir_gait g;
-    agir_err_clear(&e);
-    int rc = agir_gait_read_image(&g, img, len, "fuzz.h5", &e);
-    fuzz_check_error(rc, &e, "fuzz.h5");
-    if (rc == AGIR_OK) check_accepted(&g);
-    if (!(p->flags & FAULTS)) {
-        if (rc != AGIR_OK) {
-            fprintf(stderr, "valid dataset refused: %s\n", e.msg);
-            abort();
-        }
-        check_round_trip(p, &g);
-    }
-    agir_gait_free(&g);
-    free(img);
-    free(p);
-    return 0;
-}
+FUZZ_H5_MAIN(plan, decode, build,
+             agir_gait, agir_gait_read_image, agir_gait_free, check_accepted, check_round_trip)

@@ -1,16 +1,9 @@
-// Fuzz harness for the token store's validation (agir_tokens_read_image), on the model of
-// fuzz_gait_h5.c: libhdf5 is not hardened against crafted bytes, so the main mode fuzzes OUR
-// checks. The input describes a store, which the harness builds with the HDF5 API in memory (core
-// driver, no disk) and hands to the reader as a file image.
+// Fuzz harness for the token store's validation (agir_tokens_read_image); modes and oracles are
+// those of every HDF5 store harness (fuzz_h5.h).
 //
 // Structured mode (first byte < 0xF0): bytes 0..1 = fault flags (below), then counts, lengths,
 // codes and string bytes, each read as needed (missing bytes read as 0). Bounded: <= 6 sequences,
-// <= 8 codes each. Oracles: the reader returns AGIR_OK or AGIR_EINPUT with one non-empty line
-// naming the file; a description without faults is accepted and read back equal; an accepted
-// store satisfies every documented rule (checked here independently of the reader).
-//
-// Byte mode (first byte >= 0xF0): the rest is the file image, so libhdf5 parses mutated bytes
-// after the checks of datasets/h5util.c.
+// <= 8 codes each.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +11,7 @@
 
 #include "datasets/h5util.h"
 #include "datasets/tokens.h"
-#include "fuzz_util.h"
+#include "fuzz_h5.h"
 
 enum {
     F_FORMAT = 1 << 0,    // wrong format attribute
@@ -51,7 +44,7 @@ typedef struct plan {
     int32_t codes[MAX_CODES + 1];
 } plan;
 
-static void decode(fuzz_src *s, plan *p) {
+static uint32_t decode(fuzz_src *s, plan *p) {
     memset(p, 0, sizeof *p);
     p->flags = (uint32_t)fuzz_u8(s) | (uint32_t)fuzz_u8(s) << 8;
     p->n_seq = fuzz_u8(s) % (MAX_SEQ + 1);
@@ -79,27 +72,13 @@ static void decode(fuzz_src *s, plan *p) {
     int64_t book = p->book > 0 ? p->book : 1;
     for (int i = 0; i < p->n_codes; i++)
         p->codes[i] = (p->flags & F_CODES) ? (int32_t)(int8_t)fuzz_u8(s) * 97 : (int32_t)(fuzz_u8(s) % book);
+    return p->flags & FAULTS;
 }
 
 // ---- writing the plan -----------------------------------------------------------------------
 
-static int fixed_strings(agir_h5w *w, const char *path, int64_t n, const char *const *v, agir_err *e) {
-    size_t width = 1;
-    for (int64_t i = 0; i < n; i++)
-        if (strlen(v[i]) > width) width = strlen(v[i]);
-    char buf[(MAX_SEQ + 1) * (MAX_STR + 1)] = {0};
-    for (int64_t i = 0; i < n; i++) memcpy(buf + (size_t)i * width, v[i], strlen(v[i]));
-    hsize_t hn = (hsize_t)n;
-    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, &hn, NULL), d = H5I_INVALID_HID;
-    H5Tset_size(t, width);
-    d = H5Dcreate2(w->file, path, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d < 0 || (n && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) ? AGIR_BUG(e, "fixed strings") : 0;
-    agir_h5_close_id(d), agir_h5_close_id(sp), agir_h5_close_id(t);
-    return rc;
-}
-
 static int strings(agir_h5w *w, const plan *p, const char *path, int64_t n, const char *const *v, agir_err *e) {
-    return (p->flags & F_FIXED) ? fixed_strings(w, path, n, v, e) : agir_h5w_strings(w, path, n, v, e);
+    return fuzz_h5_strings(w, (p->flags & F_FIXED) != 0, path, n, v, e);
 }
 
 static int write_header(agir_h5w *w, const plan *p, fuzz_src *s, agir_err *e) {
@@ -139,27 +118,13 @@ static int write_sequences(agir_h5w *w, const plan *p, fuzz_src *s, agir_err *e)
 static const char *const objects[] = {"/codes", "/sequences", "/sequences/id", "/sequences/offset",
                                       "/sequences/length", "/sequences/updrs_gait"};
 
-// Link faults: replace an object by an external or soft link, or delete it.
-static void spoil_links(agir_h5w *w, const plan *p, fuzz_src *s) {
-    const char *obj = objects[fuzz_u8(s) % (sizeof objects / sizeof *objects)];
-    if (!(p->flags & (F_EXTLINK | F_SOFTLINK | F_MISSING)) || H5Lexists(w->file, obj, H5P_DEFAULT) <= 0) return;
-    H5Ldelete(w->file, obj, H5P_DEFAULT);
-    if (p->flags & F_EXTLINK)
-        H5Lcreate_external("other.h5", obj, w->file, obj, H5P_DEFAULT, H5P_DEFAULT);
-    else if (p->flags & F_SOFTLINK)
-        H5Lcreate_soft("/sequences/length", w->file, obj, H5P_DEFAULT, H5P_DEFAULT);
-}
-
-static int build_image(const plan *p, fuzz_src *s, void **img, size_t *len, agir_err *e) {
-    agir_h5w w;
-    int rc = agir_h5w_create_mem(&w, "fuzz.h5", e);
-    if (!rc) rc = write_header(&w, p, s, e);
-    if (!rc) rc = write_codes(&w, p, e);
-    if (!rc) rc = write_sequences(&w, p, s, e);
-    if (!rc) spoil_links(&w, p, s);
-    if (!rc) rc = agir_h5w_image(&w, img, len, e);
-    int rc2 = agir_h5w_close(&w, e);
-    return rc ? rc : rc2;
+static int build(agir_h5w *w, const plan *p, fuzz_src *s, agir_err *e) {
+    AGIR_TRY(write_header(w, p, s, e));
+    AGIR_TRY(write_codes(w, p, e));
+    AGIR_TRY(write_sequences(w, p, s, e));
+    fuzz_h5_spoil_link(w, objects, sizeof objects / sizeof *objects, s, p->flags & F_EXTLINK, p->flags & F_SOFTLINK,
+                       p->flags & F_MISSING);
+    return AGIR_OK;
 }
 
 // ---- oracles --------------------------------------------------------------------------------
@@ -197,48 +162,5 @@ static void check_round_trip(const plan *p, const agir_tokens *t) {
     if (p->n_codes && memcmp(t->codes, p->codes, (size_t)p->n_codes * sizeof *p->codes)) abort();
 }
 
-// libhdf5 1.10.8 leaks a decoded message on a corrupt layout message (see fuzz_gait_h5.c); not ours.
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libhdf5\n"; }
-
-static void run_raw(const uint8_t *data, size_t size) {
-    agir_err e = {0};
-    agir_tokens t;
-    int rc = agir_tokens_read_image(&t, data, size, "fuzz.h5", &e);
-    fuzz_check_error(rc, &e, "fuzz.h5");
-    if (!rc) check_accepted(&t);
-    agir_tokens_free(&t);
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size && data[0] >= 0xF0) {
-        run_raw(data + 1, size - 1);
-        return 0;
-    }
-    fuzz_src s = {data, size};
-    plan *p = malloc(sizeof *p);
-    decode(&s, p);
-    void *img = NULL;
-    size_t len = 0;
-    agir_err e = {0};
-    if (build_image(p, &s, &img, &len, &e)) {
-        fprintf(stderr, "harness could not build its file: %s\n", e.msg);
-        abort();
-    }
-    agir_tokens t;
-    agir_err_clear(&e);
-    int rc = agir_tokens_read_image(&t, img, len, "fuzz.h5", &e);
-    fuzz_check_error(rc, &e, "fuzz.h5");
-    if (rc == AGIR_OK) check_accepted(&t);
-    if (!(p->flags & FAULTS)) {
-        if (rc != AGIR_OK) {
-            fprintf(stderr, "valid store refused: %s\n", e.msg);
-            abort();
-        }
-        check_round_trip(p, &t);
-    }
-    agir_tokens_free(&t);
-    free(img);
-    free(p);
-    return 0;
-}
+FUZZ_H5_MAIN(plan, decode, build,
+             agir_tokens, agir_tokens_read_image, agir_tokens_free, check_accepted, check_round_trip)
