@@ -23,61 +23,12 @@ enum { MAX_NAME = AGIR_SEQ_H5_MAX_NAME, MAX_TEXT = 64 * 1024 };
 
 // ---- validation (shared by the reader and the writer) --------------------------------------
 
-static int cmp_id(const void *a, const void *b) {
-    return strcmp((*(const agir_seq *const *)a)->id, (*(const agir_seq *const *)b)->id);
-}
-
-static int cmp_offset(const void *a, const void *b) {
-    int64_t x = (*(const agir_seq *const *)a)->offset, y = (*(const agir_seq *const *)b)->offset;
-    return (x > y) - (x < y);
-}
-
-static int check_seq(const agir_gait *g, const agir_seq *q, const char *name, agir_err *e) {
-    int64_t end;
-    if (q->length < 1)
-        return AGIR_BAD(e, "%s: sequence '%s': length %lld (hint: every sequence needs at least one frame)", name,
-                        q->id, (long long)q->length);
-    if (q->offset < 0 || __builtin_add_overflow(q->offset, q->length, &end) || end > g->n_frames)
-        return AGIR_BAD(e, "%s: sequence '%s': offset %lld + length %lld runs past the %lld frames (hint: a "
-                           "sequence's frames are /frames[offset:offset+length])",
-                        name, q->id, (long long)q->offset, (long long)q->length, (long long)g->n_frames);
+// The per-sequence rules that the shared slice checks (agir_h5_check_slices) leave out.
+static int check_seq(const agir_seq *q, const char *name, agir_err *e) {
     if (!isfinite(q->fps) || q->fps <= 0)
         return AGIR_BAD(e, "%s: sequence '%s': fps %g is not a positive number (hint: store the frame rate, e.g. 20)",
                         name, q->id, (double)q->fps);
-    if (q->updrs_gait < -1 || q->updrs_gait > 4)
-        return AGIR_BAD(e, "%s: sequence '%s': updrs_gait %d outside -1..4 (hint: MDS-UPDRS gait scores are 0..4, "
-                           "-1 = unknown)",
-                        name, q->id, q->updrs_gait);
-    if (q->medication < AGIR_MED_UNKNOWN || q->medication > AGIR_MED_ON)
-        return AGIR_BAD(e, "%s: sequence '%s': medication %d outside -1..1 (hint: 0 = off, 1 = on, -1 = unknown)",
-                        name, q->id, q->medication);
-    return AGIR_OK;
-}
-
-// Ids non-empty and unique; slices pairwise disjoint. `by` is scratch for n_seq pointers.
-static int check_ids_and_overlaps(const agir_gait *g, const agir_seq **by, const char *name, agir_err *e) {
-    for (int64_t s = 0; s < g->n_seq; s++) {
-        if (!g->seq[s].id[0])
-            return AGIR_BAD(e, "%s: sequence %lld: empty id (hint: every sequence needs a unique id)", name,
-                            (long long)s);
-        by[s] = &g->seq[s];
-    }
-    size_t n = (size_t)g->n_seq;
-    if (n) qsort(by, n, sizeof *by, cmp_id);
-    for (size_t i = 1; i < n; i++)
-        if (!strcmp(by[i - 1]->id, by[i]->id))
-            return AGIR_BAD(e, "%s: sequence '%s': id used by sequences %lld and %lld (hint: ids must be unique)",
-                            name, by[i]->id, (long long)(by[i - 1] - g->seq), (long long)(by[i] - g->seq));
-    if (n) qsort(by, n, sizeof *by, cmp_offset);
-    for (size_t i = 1; i < n; i++) {
-        const agir_seq *a = by[i - 1], *b = by[i];
-        if (a->offset + a->length > b->offset)
-            return AGIR_BAD(e, "%s: sequence '%s': frames %lld..%lld overlap sequence '%s' (frames %lld..%lld) (hint: "
-                               "each sequence needs its own frames)",
-                            name, b->id, (long long)b->offset, (long long)(b->offset + b->length - 1), a->id,
-                            (long long)a->offset, (long long)(a->offset + a->length - 1));
-    }
-    return AGIR_OK;
+    return agir_h5_check_labels(name, q->id, q->medication, q->updrs_gait, e);
 }
 
 static int check_frames(const agir_gait *g, const char *name, agir_err *e) {
@@ -120,11 +71,12 @@ static int check_gt(const agir_gait *g, const char *name, agir_err *e) {
 // Every rule of docs/dataset_format.md that concerns values; `name` prefixes messages.
 static int validate(const void *store, const char *name, agir_err *e) {
     const agir_gait *g = store;
-    for (int64_t s = 0; s < g->n_seq; s++) AGIR_TRY(check_seq(g, &g->seq[s], name, e));
-    const agir_seq **by = malloc(g->n_seq ? (size_t)g->n_seq * sizeof *by : 1);
-    if (!by) return AGIR_BUG(e, "out of memory validating %lld sequences", (long long)g->n_seq);
-    int rc = check_ids_and_overlaps(g, by, name, e);
-    free(by);
+    agir_h5_slice *sl = malloc(g->n_seq ? (size_t)g->n_seq * sizeof *sl : 1);
+    if (!sl) return AGIR_BUG(e, "out of memory validating %lld sequences", (long long)g->n_seq);
+    for (int64_t s = 0; s < g->n_seq; s++) sl[s] = (agir_h5_slice){g->seq[s].id, g->seq[s].offset, g->seq[s].length};
+    int rc = agir_h5_check_slices(name, sl, g->n_seq, g->n_frames, "frames", e);
+    free(sl);
+    for (int64_t s = 0; !rc && s < g->n_seq; s++) rc = check_seq(&g->seq[s], name, e);
     AGIR_TRY(rc);
     AGIR_TRY(check_frames(g, name, e));
     return check_gt(g, name, e);

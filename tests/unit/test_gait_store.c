@@ -462,7 +462,7 @@ static void test_bad_slices(void **state) {
 
     fresh(p, sizeof p);
     put_i64(p, "/sequences/length", (const int64_t[]){10, 0, 5});
-    expect_bad(p, "sequence 'SUB01_off_walk_1': length 0", "at least one frame");
+    expect_bad(p, "sequence 'SUB01_off_walk_1': length 0", "at least one of its frames");
 
     fresh(p, sizeof p);
     put_i64(p, "/sequences/length", (const int64_t[]){10, -3, 5});
