@@ -1,32 +1,13 @@
-// Philox4x32-10 with the round constants of the Random123 reference.
+// Random numbers from Philox4x32-10 blocks (core/philox.h, shared with the CUDA dropout kernel).
 #include "core/rng.h"
 
 #include <math.h>
 
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
-static inline void mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo) {
-    uint64_t p = (uint64_t)a * b;
-    *hi = (uint32_t)(p >> 32);
-    *lo = (uint32_t)p;
-}
+#include "core/philox.h"
 
 void agir_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
-    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
-    uint32_t k0 = key[0], k1 = key[1];
-    for (int round = 0; round < 10; round++) {
-        uint32_t hi0, lo0, hi1, lo1;
-        mulhilo(PHILOX_M0, c0, &hi0, &lo0);
-        mulhilo(PHILOX_M1, c2, &hi1, &lo1);
-        uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
-        c0 = n0, c1 = n1, c2 = n2, c3 = n3;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
+    for (int i = 0; i < 4; i++) out[i] = ctr[i];
+    agir_philox_rounds(out, key[0], key[1]);
 }
 
 void agir_rng_init(agir_rng *r, uint64_t seed, uint64_t stream) {
@@ -38,10 +19,7 @@ void agir_rng_init(agir_rng *r, uint64_t seed, uint64_t stream) {
 
 uint32_t agir_rng_u32(agir_rng *r) {
     if (r->used >= 4) {
-        uint32_t ctr[4] = {(uint32_t)r->counter, (uint32_t)(r->counter >> 32), (uint32_t)r->stream,
-                           (uint32_t)(r->stream >> 32)};
-        uint32_t key[2] = {(uint32_t)r->seed, (uint32_t)(r->seed >> 32)};
-        agir_philox4x32(ctr, key, r->buf);
+        agir_philox_block(r->seed, r->stream, r->counter, r->buf);
         r->counter++;
         r->used = 0;
     }
@@ -77,12 +55,5 @@ uint32_t agir_rng_below(agir_rng *r, uint32_t n) {
 }
 
 void agir_rng_child(const agir_rng *parent, uint64_t label, agir_rng *child) {
-    // Mix (stream, label) through one Philox block keyed by the parent's seed so that children of
-    // different parents or labels land on unrelated streams.
-    uint32_t ctr[4] = {(uint32_t)label, (uint32_t)(label >> 32), (uint32_t)parent->stream,
-                       (uint32_t)(parent->stream >> 32) ^ 0x5eedu};
-    uint32_t key[2] = {(uint32_t)parent->seed, (uint32_t)(parent->seed >> 32)};
-    uint32_t out[4];
-    agir_philox4x32(ctr, key, out);
-    agir_rng_init(child, parent->seed, ((uint64_t)out[0] << 32) | out[1]);
+    agir_rng_init(child, parent->seed, agir_philox_child_stream(parent->seed, parent->stream, label));
 }

@@ -1,5 +1,5 @@
 // Counter-based random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as
-// 1, 2, 3", SC'11).
+// 1, 2, 3", SC'11); the block function is in core/philox.h, shared with CUDA kernels.
 //
 // A generator is a (seed, stream) key plus a 64-bit counter. Work is split by giving each item
 // (subject, sequence, window) its own stream, never each thread, so results do not depend on the

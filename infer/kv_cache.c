@@ -1,14 +1,16 @@
 // KV-cached forward pass for generation (see kv_cache.h): the same ops as the training forward
-// (kernels/cpu/llm_ops.h) applied to new tokens only, with attention reading the cache.
+// (kernels/cpu/llm_ops.h, agir_llama_proj_fwd) applied to new tokens only, with attention reading
+// the cache.
 #include "infer/kv_cache.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 // At most this many cached positions per sequence, sequences per cache and new tokens per step:
 // keeps every size product far from overflow (totals are still checked where they are formed).
-enum { MAX_T = 1 << 20, MAX_B = 1 << 12, MAX_STEP = 1 << 24 };
+// Attention takes a sequence's new rows ATT_ROWS at a time, so its probabilities need
+// (ATT_ROWS, H, T_max) floats of scratch however long the prompt.
+enum { MAX_T = 1 << 20, MAX_B = 1 << 12, MAX_STEP = 1 << 24, ATT_ROWS = 128 };
 
 size_t agir_kv_cache_bytes(const agir_llama_config *c, int B, int T_max) {
     size_t n = 2;
@@ -39,8 +41,9 @@ int agir_infer_init(agir_infer *s, const agir_llama *m, const agir_lora *lora, i
     *kv = (agir_kv_cache){.L = c->n_layer, .B = B, .KVH = c->n_kv_head, .T_max = T_max, .D = c->head_dim};
     kv->len = calloc((size_t)B, sizeof *kv->len);
     kv->tok = malloc((size_t)B * T_max * sizeof *kv->tok);
+    kv->seg = calloc((size_t)T_max, sizeof *kv->seg);
     kv->k = bytes == SIZE_MAX ? NULL : malloc(bytes);
-    if (!kv->len || !kv->tok || !kv->k) {
+    if (!kv->len || !kv->tok || !kv->seg || !kv->k) {
         agir_infer_free(s);
         return AGIR_BAD(e, "generation: a KV cache of %d x %d positions needs %zu MB, which is not available "
                         "(hint: lower the batch, --max-tokens or --context)", B, T_max, bytes >> 20);
@@ -52,6 +55,7 @@ int agir_infer_init(agir_infer *s, const agir_llama *m, const agir_lora *lora, i
 void agir_infer_free(agir_infer *s) {
     free(s->kv.len);
     free(s->kv.tok);
+    free(s->kv.seg);
     free(s->kv.k);
     free(s->pos);
     free(s->mem);
@@ -74,9 +78,9 @@ static int ensure_cap(agir_infer *s, int N, agir_err *e) {
     const agir_llama_config *c = &s->m->cfg;
     size_t n = (size_t)N, C = c->dim, HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
     size_t r = s->has_lora ? (size_t)s->lora.cfg.rank : 0, B = (size_t)s->kv.B;
-    size_t per_row = 3 * C + 2 * HD + 2 * KD + 2 * (size_t)c->ffn + 1 + (size_t)c->head_dim + r + s->kv.T_max;
-    size_t total;
-    if (agir_mul_ok(n, per_row, &total) || agir_add_ok(total, 2 * B * C, &total))
+    size_t per_row = 3 * C + 2 * HD + 2 * KD + 2 * (size_t)c->ffn + 1 + (size_t)c->head_dim + r;
+    size_t att_rows = n < ATT_ROWS ? n : ATT_ROWS, att = att_rows * c->n_head * s->kv.T_max, total;
+    if (agir_mul_ok(n, per_row, &total) || agir_add_ok(total, att, &total) || agir_add_ok(total, 2 * B * C, &total))
         return AGIR_BAD(e, "generation: %d new tokens in one step overflow the scratch size", N);
     free(s->mem);
     free(s->pos);
@@ -99,77 +103,50 @@ static int ensure_cap(agir_infer *s, int N, agir_err *e) {
     s->cos_t = take(&p, n * (c->head_dim / 2));
     s->sin_t = take(&p, n * (c->head_dim / 2));
     s->lora_h = take(&p, n * r);
-    s->att = take(&p, n * s->kv.T_max);
+    s->att = take(&p, att);
     s->last = take(&p, B * C);
     s->last_ln = take(&p, B * C);
     s->cap = N;
     return 0;
 }
 
-// y (beta 0: =, 1: +=) W_t x + b, plus the adapter's low-rank term on target t.
+// y (beta 0: =, 1: +=) W_t x + b over the N new rows, plus the adapter's term on target t.
 static void proj(agir_infer *s, int l, agir_lora_target t, float *y, const float *x, const float *bias, int N,
                  float beta) {
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(&s->m->cfg, dims);
-    agir_linear_fwd(y, dims[t][1], x, s->m->layers[l].w[t], bias, N, dims[t][0], dims[t][1], beta);
-    if (!s->has_lora || !agir_lora_at(&s->lora, l, t)->A) return;
     agir_lora_act act = {.u = NULL, .h = s->lora_h};
-    agir_lora_fwd(&s->lora, agir_lora_at(&s->lora, l, t), &act, y, x, N, NULL);
+    agir_llama_proj_fwd(s->m, s->has_lora ? &s->lora : NULL, l, t, y, x, bias, N, beta, &act, NULL);
 }
 
 // Copies this step's keys and values of layer l into the cache at their positions.
 static void cache_store(agir_infer *s, int l, int N) {
     agir_kv_cache *kv = &s->kv;
-    size_t D = kv->D;
-    for (int r = 0; r < N; r++)
-        for (int h = 0; h < kv->KVH; h++) {
-            size_t at = ((((size_t)l * kv->B + s->row_seq[r]) * kv->KVH + h) * kv->T_max + s->pos[r]) * D;
-            size_t from = ((size_t)r * kv->KVH + h) * D;
-            memcpy(kv->k + at, s->k + from, D * sizeof(float));
-            memcpy(kv->v + at, s->v + from, D * sizeof(float));
-        }
+    size_t KD = (size_t)kv->KVH * kv->D;
+    for (int r = 0; r < N; r++) {
+        size_t at = (((size_t)l * kv->B + s->row_seq[r]) * kv->T_max + s->pos[r]) * KD;
+        memcpy(kv->k + at, s->k + r * KD, KD * sizeof(float));
+        memcpy(kv->v + at, s->v + r * KD, KD * sizeof(float));
+    }
 }
 
-// Causal attention of each new row over its own sequence's cached positions 0..pos: scaled dot
-// products, max-subtracted softmax, weighted sum of values, as agir_attention_fwd computes them.
-// Loops rather than BLAS: a decode row is one short dot product per cached position.
-static void cached_attention(agir_infer *s, int l, int N) {
+// Each sequence's new rows (n[b] of them, after the rows of the sequences before it) attend to its
+// cached positions 0 .. pos through the training forward's attention, with the rows' first position
+// as query offset.
+static void cached_attention(agir_infer *s, int l, const int *n) {
     const agir_kv_cache *kv = &s->kv;
-    int H = s->m->cfg.n_head, D = kv->D, group = H / kv->KVH;
-    float scale = 1.0f / sqrtf((float)D);
-    // Rows are the unit of parallel work: a single decode row stays on one thread.
-    size_t work = (size_t)N * H * D * (size_t)(s->pos[N - 1] + 1);
-#pragma omp parallel for schedule(dynamic, 1) if (N > 1 && work >= AGIR_CPU_PAR_MIN)
-    for (int r = 0; r < N; r++) {
-        int p = s->pos[r];
-        float *a = s->att + (size_t)r * kv->T_max;
-        for (int h = 0; h < H; h++) {
-            size_t base = (((size_t)l * kv->B + s->row_seq[r]) * kv->KVH + h / group) * kv->T_max * D;
-            const float *kc = kv->k + base, *vc = kv->v + base, *qi = s->q + ((size_t)r * H + h) * D;
-            float mx = -INFINITY;
-            for (int j = 0; j <= p; j++) {
-                float dot = 0;
-                for (int d = 0; d < D; d++) dot += qi[d] * kc[(size_t)j * D + d];
-                a[j] = dot * scale;
-                if (a[j] > mx) mx = a[j];
-            }
-            float sum = 0;
-            for (int j = 0; j <= p; j++) {
-                a[j] = expf(a[j] - mx);
-                sum += a[j];
-            }
-            float inv = 1.0f / sum;
-            float *o = s->ao + ((size_t)r * H + h) * D;
-            memset(o, 0, sizeof(float) * D);
-            for (int j = 0; j <= p; j++) {
-                a[j] *= inv;
-                for (int d = 0; d < D; d++) o[d] += a[j] * vc[(size_t)j * D + d];
-            }
+    int H = s->m->cfg.n_head;
+    size_t HD = (size_t)H * kv->D, KD = (size_t)kv->KVH * kv->D;
+    for (int b = 0, r = 0; b < kv->B; r += n[b], b++) {
+        size_t cache = ((size_t)l * kv->B + b) * kv->T_max * KD;
+        for (int i = 0; i < n[b]; i += ATT_ROWS) {
+            int rows = n[b] - i < ATT_ROWS ? n[b] - i : ATT_ROWS;
+            size_t at = (size_t)(r + i) * HD;
+            agir_attention_fwd(s->ao + at, s->att, s->q + at, kv->k + cache, kv->v + cache, kv->seg, 1, rows,
+                               s->pos[r + i], H, kv->KVH, kv->D);
         }
     }
 }
 
-static void layer_fwd(agir_infer *s, int l, int N) {
+static void layer_fwd(agir_infer *s, int l, int N, const int *n) {
     const agir_llama_config *c = &s->m->cfg;
     const agir_llama_layer *L = &s->m->layers[l];
     agir_rmsnorm_fwd(s->ln, s->rstd, s->x, L->attn_norm, N, c->dim, c->eps);
@@ -179,7 +156,7 @@ static void layer_fwd(agir_infer *s, int l, int N) {
     agir_rope_apply(s->q, s->cos_t, s->sin_t, N, c->n_head, c->head_dim, 0);
     agir_rope_apply(s->k, s->cos_t, s->sin_t, N, c->n_kv_head, c->head_dim, 0);
     cache_store(s, l, N);
-    cached_attention(s, l, N);
+    cached_attention(s, l, n);
     proj(s, l, AGIR_LORA_O, s->x, s->ao, NULL, N, 1);
     agir_rmsnorm_fwd(s->ln, s->rstd, s->x, L->mlp_norm, N, c->dim, c->eps);
     proj(s, l, AGIR_LORA_GATE, s->gate, s->ln, NULL, N, 0);
@@ -223,7 +200,7 @@ int agir_infer_step(agir_infer *s, const int32_t *tokens, const int *n, float *l
         }
     agir_rope_table(s->cos_t, s->sin_t, s->pos, m->inv_freq, N, c->head_dim);
     agir_embedding_fwd(s->x, tokens, m->embed, m->new_embed, m->v0, N, C);
-    for (int l = 0; l < c->n_layer; l++) layer_fwd(s, l, N);
+    for (int l = 0; l < c->n_layer; l++) layer_fwd(s, l, N, n);
     // Only each sequence's last new row needs logits: one product over those rows.
     int nb = 0;
     for (int b = 0, r = 0; b < s->kv.B; b++) {

@@ -23,7 +23,8 @@ typedef struct agir_kv_cache {
     int L, B, KVH, T_max, D;
     int *len;      // (B) positions filled per sequence
     int32_t *tok;  // (B, T_max) the token at each filled position (to find a reusable prefix)
-    float *k, *v;  // (L, B, KVH, T_max, D) float32, k after RoPE
+    int32_t *seg;  // (T_max) zeros: each sequence's slice is one segment for the attention mask
+    float *k, *v;  // (L, B, T_max, KVH, D) float32, k after RoPE
 } agir_kv_cache;
 
 typedef struct agir_infer {
@@ -42,7 +43,7 @@ typedef struct agir_infer {
     float *rstd;                // (N)
     float *cos_t, *sin_t;       // (N, D/2)
     float *lora_h;              // (N, r)
-    float *att;                 // (N, H, T_max) attention probabilities
+    float *att;                 // (min(N, 128), H, T_max) attention probabilities of one call
     float *last, *last_ln;      // (B, C) final rows of each sequence
     float *mem;
 } agir_infer;

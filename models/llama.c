@@ -1,5 +1,6 @@
 // Llama-family model on the CPU: weights, activation arena, forward, fused loss, backward (see
-// llama.h). Loading checkpoints lives in llama_load.c.
+// llama.h), and the tables of layer tensors and activations that the device model (llama_dev.c)
+// lays out the same way. Loading checkpoints lives in llama_load.c.
 #include "models/llama.h"
 
 #include <stdio.h>
@@ -55,25 +56,16 @@ static int check_config(const agir_llama_config *c, int n_new, agir_err *e) {
 
 static void layout_weights(agir_llama *m, arena *ar) {
     const agir_llama_config *c = &m->cfg;
-    size_t C = c->dim, HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim, F = c->ffn;
+    size_t C = c->dim, n[AGIR_LLAMA_NTENSOR];
+    agir_llama_layer_sizes(c, n);
     m->embed = carve(ar, c->vocab, C);
     m->head = c->tied ? m->embed : carve(ar, c->vocab, C);
     m->norm = carve(ar, C, 1);
     m->inv_freq = carve(ar, c->head_dim / 2, 1);
     for (int l = 0; l < c->n_layer; l++) {
-        agir_llama_layer *L = &m->layers[l];
-        L->attn_norm = carve(ar, C, 1);
-        L->mlp_norm = carve(ar, C, 1);
-        L->w[AGIR_LORA_Q] = carve(ar, HD, C);
-        L->w[AGIR_LORA_K] = carve(ar, KD, C);
-        L->w[AGIR_LORA_V] = carve(ar, KD, C);
-        L->w[AGIR_LORA_O] = carve(ar, C, HD);
-        L->w[AGIR_LORA_GATE] = carve(ar, F, C);
-        L->w[AGIR_LORA_UP] = carve(ar, F, C);
-        L->w[AGIR_LORA_DOWN] = carve(ar, C, F);
-        L->bq = c->qkv_bias ? carve(ar, HD, 1) : NULL;
-        L->bk = c->qkv_bias ? carve(ar, KD, 1) : NULL;
-        L->bv = c->qkv_bias ? carve(ar, KD, 1) : NULL;
+        float **slot[AGIR_LLAMA_NTENSOR];
+        agir_llama_layer_slots(&m->layers[l], slot);
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++) *slot[i] = n[i] ? carve(ar, n[i], 1) : NULL;
     }
 }
 
@@ -81,6 +73,25 @@ void agir_llama_lora_dims(const agir_llama_config *c, int dims[AGIR_LORA_NTARGET
     int C = c->dim, HD = c->n_head * c->head_dim, KD = c->n_kv_head * c->head_dim, F = c->ffn;
     const int d[AGIR_LORA_NTARGET][2] = {{C, HD}, {C, KD}, {C, KD}, {HD, C}, {C, F}, {C, F}, {F, C}};
     memcpy(dims, d, sizeof d);
+}
+
+void agir_llama_layer_sizes(const agir_llama_config *c, size_t n[AGIR_LLAMA_NTENSOR]) {
+    int dims[AGIR_LORA_NTARGET][2];
+    agir_llama_lora_dims(c, dims);
+    size_t bias = c->qkv_bias ? 1 : 0;
+    n[AGIR_LLAMA_ATTN_NORM] = n[AGIR_LLAMA_MLP_NORM] = (size_t)c->dim;
+    for (int t = 0; t < AGIR_LORA_NTARGET; t++) n[AGIR_LLAMA_W + t] = (size_t)dims[t][0] * dims[t][1];
+    n[AGIR_LLAMA_BQ] = bias * dims[AGIR_LORA_Q][1];
+    n[AGIR_LLAMA_BK] = n[AGIR_LLAMA_BV] = bias * dims[AGIR_LORA_K][1];
+}
+
+void agir_llama_layer_slots(agir_llama_layer *L, float **slot[AGIR_LLAMA_NTENSOR]) {
+    slot[AGIR_LLAMA_ATTN_NORM] = &L->attn_norm;
+    slot[AGIR_LLAMA_MLP_NORM] = &L->mlp_norm;
+    for (int t = 0; t < AGIR_LORA_NTARGET; t++) slot[AGIR_LLAMA_W + t] = &L->w[t];
+    slot[AGIR_LLAMA_BQ] = &L->bq;
+    slot[AGIR_LLAMA_BK] = &L->bk;
+    slot[AGIR_LLAMA_BV] = &L->bv;
 }
 
 int agir_llama_alloc(agir_llama *m, const agir_llama_config *cfg, int n_new, agir_err *e) {
@@ -116,40 +127,39 @@ void agir_llama_free(agir_llama *m) {
     memset(m, 0, sizeof *m);
 }
 
+void agir_llama_act_widths(const agir_llama_config *c, size_t w[AGIR_LLAMA_NACT]) {
+    size_t L = c->n_layer, C = c->dim, F = c->ffn, V = c->vocab;
+    size_t HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
+    const size_t per[AGIR_LLAMA_NACT] = {
+        [AGIR_LLAMA_ACT_RES] = (L + 1) * C, [AGIR_LLAMA_ACT_MID] = L * C,  [AGIR_LLAMA_ACT_LN1] = L * C,
+        [AGIR_LLAMA_ACT_LN2] = L * C,       [AGIR_LLAMA_ACT_Q] = L * HD,   [AGIR_LLAMA_ACT_K] = L * KD,
+        [AGIR_LLAMA_ACT_V] = L * KD,        [AGIR_LLAMA_ACT_AO] = L * HD,  [AGIR_LLAMA_ACT_GATE] = L * F,
+        [AGIR_LLAMA_ACT_UP] = L * F,        [AGIR_LLAMA_ACT_ACT] = L * F,  [AGIR_LLAMA_ACT_LNF] = C,
+        [AGIR_LLAMA_ACT_LOGITS] = V,        [AGIR_LLAMA_ACT_DRES] = C,     [AGIR_LLAMA_ACT_DTMP] = C,
+        [AGIR_LLAMA_ACT_DQ] = HD,           [AGIR_LLAMA_ACT_DK] = KD,      [AGIR_LLAMA_ACT_DV] = KD,
+        [AGIR_LLAMA_ACT_DAO] = HD,          [AGIR_LLAMA_ACT_DGATE] = F,    [AGIR_LLAMA_ACT_DUP] = F,
+        [AGIR_LLAMA_ACT_DACT] = F,
+    };
+    memcpy(w, per, sizeof per);
+}
+
 static void layout_acts(agir_llama_acts *a, const agir_llama *m, const agir_lora *lora, arena *ar) {
     const agir_llama_config *c = &m->cfg;
-    size_t L = c->n_layer, N = (size_t)a->B * a->T, C = c->dim, F = c->ffn, V = c->vocab;
-    size_t HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
-    size_t TT = (size_t)a->T * a->T, BH = (size_t)a->B * c->n_head;
+    size_t L = c->n_layer, N = (size_t)a->B * a->T, C = c->dim, F = c->ffn;
+    size_t HD = (size_t)c->n_head * c->head_dim, TT = (size_t)a->T * a->T, BH = (size_t)a->B * c->n_head;
+    size_t w[AGIR_LLAMA_NACT];
+    agir_llama_act_widths(c, w);
+    float **slot[AGIR_LLAMA_NACT] = {&a->res, &a->mid, &a->ln1, &a->ln2, &a->q, &a->k, &a->v, &a->ao, &a->gate,
+                                     &a->up, &a->act, &a->lnf, &a->logits, &a->dres, &a->dtmp, &a->dq, &a->dk,
+                                     &a->dv, &a->dao, &a->dgate, &a->dup, &a->dact};
+    for (int i = 0; i < AGIR_LLAMA_NACT; i++) *slot[i] = carve(ar, N, w[i]);
     a->cos_t = carve(ar, N, c->head_dim / 2);
     a->sin_t = carve(ar, N, c->head_dim / 2);
-    a->res = carve(ar, (L + 1) * N, C);
-    a->mid = carve(ar, L * N, C);
-    a->ln1 = carve(ar, L * N, C);
-    a->ln2 = carve(ar, L * N, C);
     a->rstd1 = carve(ar, L, N);
     a->rstd2 = carve(ar, L, N);
-    a->q = carve(ar, L * N, HD);
-    a->k = carve(ar, L * N, KD);
-    a->v = carve(ar, L * N, KD);
-    a->att = carve(ar, L * BH, TT);
-    a->ao = carve(ar, L * N, HD);
-    a->gate = carve(ar, L * N, F);
-    a->up = carve(ar, L * N, F);
-    a->act = carve(ar, L * N, F);
-    a->lnf = carve(ar, N, C);
     a->rstdf = carve(ar, N, 1);
-    a->logits = carve(ar, N, V);
-    a->dres = carve(ar, N, C);
-    a->dtmp = carve(ar, N, C);
-    a->dq = carve(ar, N, HD);
-    a->dk = carve(ar, N, KD);
-    a->dv = carve(ar, N, KD);
-    a->dao = carve(ar, N, HD);
+    a->att = carve(ar, L * BH, TT);
     a->datt = carve(ar, BH, TT);
-    a->dgate = carve(ar, N, F);
-    a->dup = carve(ar, N, F);
-    a->dact = carve(ar, N, F);
     if (!lora) return;
     size_t r = lora->cfg.rank, widest = C > HD ? C : HD;
     widest = widest > F ? widest : F;
@@ -203,17 +213,24 @@ void agir_llama_acts_free(agir_llama_acts *a) {
     memset(a, 0, sizeof *a);
 }
 
-// y (beta 0: =, 1: +=) W_t x + b, plus layer l's LoRA on target t when adapted.
-static void proj_fwd(const agir_llama *m, const agir_lora *lora, agir_llama_acts *a, int l, agir_lora_target t,
-                     float *y, const float *x, const float *bias, float beta) {
+void agir_llama_proj_fwd(const agir_llama *m, const agir_lora *lora, int l, agir_lora_target t, float *y,
+                         const float *x, const float *bias, int N, float beta, agir_lora_act *act,
+                         const agir_rng *step_rng) {
     int dims[AGIR_LORA_NTARGET][2];
     agir_llama_lora_dims(&m->cfg, dims);
-    int N = a->B * a->T, in = dims[t][0], out = dims[t][1];
+    int in = dims[t][0], out = dims[t][1];
     agir_linear_fwd(y, out, x, m->layers[l].w[t], bias, N, in, out, beta);
     if (!lora || !agir_lora_at(lora, l, t)->A) return;
     agir_rng r;
-    agir_rng_child(&a->dropout_rng, (uint64_t)l * AGIR_LORA_NTARGET + t, &r);
-    agir_lora_fwd(lora, agir_lora_at(lora, l, t), &a->lora[l * AGIR_LORA_NTARGET + t], y, x, N, &r);
+    if (step_rng) agir_rng_child(step_rng, (uint64_t)l * AGIR_LORA_NTARGET + t, &r);
+    agir_lora_fwd(lora, agir_lora_at(lora, l, t), act, y, x, N, step_rng ? &r : NULL);
+}
+
+// agir_llama_proj_fwd over the batch, keeping what backward needs in a.
+static void proj_fwd(const agir_llama *m, const agir_lora *lora, agir_llama_acts *a, int l, agir_lora_target t,
+                     float *y, const float *x, const float *bias, float beta) {
+    agir_llama_proj_fwd(m, lora, l, t, y, x, bias, a->B * a->T, beta, &a->lora[l * AGIR_LORA_NTARGET + t],
+                        &a->dropout_rng);
 }
 
 // dx += d(proj)/dx · dy; LoRA gradients of (l, t) accumulate. The frozen W gets none.
@@ -259,7 +276,7 @@ int agir_llama_forward(const agir_llama *m, const agir_lora *lora, agir_llama_ac
         proj_fwd(m, lora, a, l, AGIR_LORA_V, v, ln1, L->bv, 0);
         agir_rope_apply(q, a->cos_t, a->sin_t, N, H, D, 0);
         agir_rope_apply(k, a->cos_t, a->sin_t, N, KVH, D, 0);
-        agir_attention_fwd(ao, a->att + (size_t)l * B * H * T * T, q, k, v, a->seg, B, T, H, KVH, D);
+        agir_attention_fwd(ao, a->att + (size_t)l * B * H * T * T, q, k, v, a->seg, B, T, 0, H, KVH, D);
         memcpy(mid, x, sizeof(float) * NC);
         proj_fwd(m, lora, a, l, AGIR_LORA_O, mid, ao, NULL, 1);
         agir_rmsnorm_fwd(ln2, a->rstd2 + (size_t)l * N, mid, L->mlp_norm, N, C, c->eps);

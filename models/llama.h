@@ -44,6 +44,22 @@ typedef struct agir_llama_layer {
     float *mlp_norm;      // (C)
 } agir_llama_layer;
 
+// The tensors of one layer in storage order, which the CPU weights (llama.c) and their device copy
+// (llama_dev.c) both follow.
+typedef enum agir_llama_tensor {
+    AGIR_LLAMA_ATTN_NORM,
+    AGIR_LLAMA_MLP_NORM,
+    AGIR_LLAMA_W,  // w[t] is tensor AGIR_LLAMA_W + t
+    AGIR_LLAMA_BQ = AGIR_LLAMA_W + AGIR_LORA_NTARGET,
+    AGIR_LLAMA_BK,
+    AGIR_LLAMA_BV,
+    AGIR_LLAMA_NTENSOR,
+} agir_llama_tensor;
+// n[i] = floats in tensor i of every layer (shapes above); 0 for the biases without qkv_bias.
+void agir_llama_layer_sizes(const agir_llama_config *c, size_t n[AGIR_LLAMA_NTENSOR]);
+// slot[i] = the address of L's pointer to tensor i.
+void agir_llama_layer_slots(agir_llama_layer *L, float **slot[AGIR_LLAMA_NTENSOR]);
+
 typedef struct agir_llama {
     agir_llama_config cfg;
     int v0;            // frozen vocabulary rows
@@ -99,6 +115,19 @@ typedef struct agir_llama_acts {
     float *mem;
 } agir_llama_acts;
 
+// The activations and backward scratch that both the CPU engine (float32, agir_llama_acts) and the
+// device model (bf16, models/llama_dev.h) keep, in their arena order.
+typedef enum agir_llama_act {
+    AGIR_LLAMA_ACT_RES, AGIR_LLAMA_ACT_MID, AGIR_LLAMA_ACT_LN1, AGIR_LLAMA_ACT_LN2, AGIR_LLAMA_ACT_Q,
+    AGIR_LLAMA_ACT_K, AGIR_LLAMA_ACT_V, AGIR_LLAMA_ACT_AO, AGIR_LLAMA_ACT_GATE, AGIR_LLAMA_ACT_UP,
+    AGIR_LLAMA_ACT_ACT, AGIR_LLAMA_ACT_LNF, AGIR_LLAMA_ACT_LOGITS,
+    AGIR_LLAMA_ACT_DRES, AGIR_LLAMA_ACT_DTMP, AGIR_LLAMA_ACT_DQ, AGIR_LLAMA_ACT_DK, AGIR_LLAMA_ACT_DV,
+    AGIR_LLAMA_ACT_DAO, AGIR_LLAMA_ACT_DGATE, AGIR_LLAMA_ACT_DUP, AGIR_LLAMA_ACT_DACT,
+    AGIR_LLAMA_NACT,
+} agir_llama_act;
+// w[i] = values per token of activation i (all layers: res is (L+1, N, C), so w = (L+1)·C).
+void agir_llama_act_widths(const agir_llama_config *c, size_t w[AGIR_LLAMA_NACT]);
+
 int agir_llama_acts_alloc(agir_llama_acts *a, const agir_llama *m, const agir_lora *lora, int B, int T, agir_err *e);
 void agir_llama_acts_free(agir_llama_acts *a);
 
@@ -107,6 +136,15 @@ void agir_llama_acts_free(agir_llama_acts *a);
 // stream of this step (unused when dropout is 0; may then be NULL). Refuses ids outside [0, V).
 int agir_llama_forward(const agir_llama *m, const agir_lora *lora, agir_llama_acts *a, const int32_t *tokens,
                        const int32_t *pos, const int32_t *seg, const agir_rng *rng, agir_err *e);
+
+// One projection of layer l over N rows: y (beta 0: =, 1: +=) W_t x + b, plus the LoRA term of
+// target t when lora adapts it. x: (N, in)  y: (N, out), {in, out} of agir_llama_lora_dims; bias
+// may be NULL. act receives the LoRA's saved values (h, and u with dropout). step_rng: the step's
+// dropout stream, whose child l · AGIR_LORA_NTARGET + t draws this matrix's masks; NULL without
+// dropout. Shared by the training forward and the KV-cached one (infer/kv_cache.c).
+void agir_llama_proj_fwd(const agir_llama *m, const agir_lora *lora, int l, agir_lora_target t, float *y,
+                         const float *x, const float *bias, int N, float beta, agir_lora_act *act,
+                         const agir_rng *step_rng);
 
 // Labels with value -1 are ignored.
 int64_t agir_llama_count_valid(const int32_t *labels, size_t n);

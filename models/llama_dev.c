@@ -32,22 +32,15 @@ static void layout(agir_llama_dev *d, arena *ar) {
     const agir_llama_config *c = &d->m->cfg;
     const agir_lora *lora = d->lora;
     size_t L = c->n_layer, N = (size_t)d->B * d->T, C = c->dim, F = c->ffn, V = c->vocab;
-    size_t HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim, n_new = V - d->m->v0;
+    size_t HD = (size_t)c->n_head * c->head_dim, n_new = V - d->m->v0;
     size_t BH = (size_t)d->B * c->n_head, bf = sizeof(agir_bf16), f4 = sizeof(float), i4 = sizeof(int32_t);
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(c, dims);
+    size_t n[AGIR_LLAMA_NTENSOR];
+    agir_llama_layer_sizes(c, n);
     d->embed = carve(ar, V * C, bf);
     d->head = c->tied ? d->embed : carve(ar, V * C, bf);
     d->norm = carve(ar, C, bf);
-    for (size_t l = 0; l < L; l++) {
-        agir_llama_dev_layer *ly = &d->layers[l];
-        ly->attn_norm = carve(ar, C, bf);
-        ly->mlp_norm = carve(ar, C, bf);
-        for (int t = 0; t < AGIR_LORA_NTARGET; t++) ly->w[t] = carve(ar, (size_t)dims[t][0] * dims[t][1], bf);
-        ly->bq = c->qkv_bias ? carve(ar, HD, bf) : NULL;
-        ly->bk = c->qkv_bias ? carve(ar, KD, bf) : NULL;
-        ly->bv = c->qkv_bias ? carve(ar, KD, bf) : NULL;
-    }
+    for (size_t l = 0; l < L; l++)
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++) d->layers[l].t[i] = n[i] ? carve(ar, n[i], bf) : NULL;
     size_t n_rows = n_new * C * (c->tied ? 1 : 2), n_train = (lora ? lora->n_params : 0) + n_rows;
     d->g_embed = carve(ar, n_new * C, f4);
     d->g_head = c->tied ? NULL : carve(ar, n_new * C, f4);
@@ -58,34 +51,18 @@ static void layout(agir_llama_dev *d, arena *ar) {
     d->labels = carve(ar, N, i4);
     d->cos_t = carve(ar, N * (c->head_dim / 2), f4);
     d->sin_t = carve(ar, N * (c->head_dim / 2), f4);
-    d->res = carve(ar, (L + 1) * N * C, bf);
-    d->mid = carve(ar, L * N * C, bf);
-    d->ln1 = carve(ar, L * N * C, bf);
-    d->ln2 = carve(ar, L * N * C, bf);
+    size_t w[AGIR_LLAMA_NACT];
+    agir_llama_act_widths(c, w);
+    agir_bf16 **slot[AGIR_LLAMA_NACT] = {&d->res, &d->mid, &d->ln1, &d->ln2, &d->q, &d->k, &d->v, &d->ao, &d->gate,
+                                         &d->up, &d->act, &d->lnf, &d->logits, &d->dres, &d->dtmp, &d->dq, &d->dk,
+                                         &d->dv, &d->dao, &d->dgate, &d->dup, &d->dact};
+    for (int i = 0; i < AGIR_LLAMA_NACT; i++) *slot[i] = carve(ar, N * w[i], bf);
     d->rstd1 = carve(ar, L * N, f4);
     d->rstd2 = carve(ar, L * N, f4);
-    d->q = carve(ar, L * N * HD, bf);
-    d->k = carve(ar, L * N * KD, bf);
-    d->v = carve(ar, L * N * KD, bf);
-    d->ao = carve(ar, L * N * HD, bf);
-    d->lse = carve(ar, L * BH * d->T, f4);
-    d->gate = carve(ar, L * N * F, bf);
-    d->up = carve(ar, L * N * F, bf);
-    d->act = carve(ar, L * N * F, bf);
-    d->lnf = carve(ar, N * C, bf);
     d->rstdf = carve(ar, N, f4);
-    d->logits = carve(ar, N * V, bf);
+    d->lse = carve(ar, L * BH * d->T, f4);
     d->losses = carve(ar, N, f4);
     d->loss = carve(ar, 1, f4);
-    d->dres = carve(ar, N * C, bf);
-    d->dtmp = carve(ar, N * C, bf);
-    d->dq = carve(ar, N * HD, bf);
-    d->dk = carve(ar, N * KD, bf);
-    d->dv = carve(ar, N * KD, bf);
-    d->dao = carve(ar, N * HD, bf);
-    d->dgate = carve(ar, N * F, bf);
-    d->dup = carve(ar, N * F, bf);
-    d->dact = carve(ar, N * F, bf);
     d->delta = carve(ar, BH * d->T, f4);
     if (!lora) return;
     size_t r = lora->cfg.rank, widest = C > HD ? C : HD;
@@ -119,24 +96,17 @@ static int upload_bf16(const agir_llama_dev *d, agir_bf16 *dst, const float *src
 static int upload_weights(agir_llama_dev *d, agir_err *e) {
     const agir_llama *m = d->m;
     const agir_llama_config *c = &m->cfg;
-    size_t C = c->dim, V0 = m->v0, HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(c, dims);
+    size_t C = c->dim, V0 = m->v0, n[AGIR_LLAMA_NTENSOR];
+    agir_llama_layer_sizes(c, n);
     // the new rows [v0, V) follow in agir_llama_dev_upload_trainable
     AGIR_TRY(upload_bf16(d, d->embed, m->embed, V0 * C, e));
     if (!c->tied) AGIR_TRY(upload_bf16(d, d->head, m->head, V0 * C, e));
     AGIR_TRY(upload_bf16(d, d->norm, m->norm, C, e));
     for (int l = 0; l < c->n_layer; l++) {
-        const agir_llama_layer *L = &m->layers[l];
-        agir_llama_dev_layer *ly = &d->layers[l];
-        AGIR_TRY(upload_bf16(d, ly->attn_norm, L->attn_norm, C, e));
-        AGIR_TRY(upload_bf16(d, ly->mlp_norm, L->mlp_norm, C, e));
-        for (int t = 0; t < AGIR_LORA_NTARGET; t++)
-            AGIR_TRY(upload_bf16(d, ly->w[t], L->w[t], (size_t)dims[t][0] * dims[t][1], e));
-        if (!c->qkv_bias) continue;
-        AGIR_TRY(upload_bf16(d, ly->bq, L->bq, HD, e));
-        AGIR_TRY(upload_bf16(d, ly->bk, L->bk, KD, e));
-        AGIR_TRY(upload_bf16(d, ly->bv, L->bv, KD, e));
+        float **host[AGIR_LLAMA_NTENSOR];
+        agir_llama_layer_slots(&m->layers[l], host);
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++)
+            AGIR_TRY(upload_bf16(d, d->layers[l].t[i], *host[i], n[i], e));  // absent biases: n = 0
     }
     return agir_llama_dev_upload_trainable(d, e);
 }
@@ -276,7 +246,7 @@ static int proj_fwd(agir_llama_dev *d, int l, agir_lora_target t, agir_bf16 *y, 
     int dims[AGIR_LORA_NTARGET][2];
     agir_llama_lora_dims(&d->m->cfg, dims);
     int N = d->B * d->T, in = dims[t][0], out = dims[t][1];
-    AGIR_TRY(agir_llm_linear_fwd(d->ctx, y, out, x, d->layers[l].w[t], bias, N, in, out, 1, beta, e));
+    AGIR_TRY(agir_llm_linear_fwd(d->ctx, y, out, x, d->layers[l].t[AGIR_LLAMA_W + t], bias, N, in, out, 1, beta, e));
     const agir_lora_mat *lm = adapted(d, l, t);
     if (!lm) return 0;
     int r = d->lora->cfg.rank, i = l * AGIR_LORA_NTARGET + t;
@@ -292,31 +262,45 @@ static int proj_fwd(agir_llama_dev *d, int l, agir_lora_target t, agir_bf16 *y, 
     return agir_llm_linear_fwd(d->ctx, y, out, d->lora_h[i], Bm, NULL, N, r, out, 1, 1, e);
 }
 
+// Layer l's slices of the activations (shapes of agir_llama_dev without the leading L).
+typedef struct layer_acts {
+    agir_bf16 *x, *mid, *ln1, *ln2, *q, *k, *v, *ao, *gate, *up, *act;
+    float *rstd1, *rstd2, *lse;
+} layer_acts;
+
+static layer_acts layer_at(const agir_llama_dev *d, int l) {
+    const agir_llama_config *c = &d->m->cfg;
+    size_t N = (size_t)d->B * d->T, NC = N * c->dim, NHD = N * c->n_head * c->head_dim;
+    size_t NKD = N * c->n_kv_head * c->head_dim, NF = N * c->ffn, BHT = (size_t)d->B * c->n_head * d->T;
+    return (layer_acts){.x = d->res + l * NC, .mid = d->mid + l * NC, .ln1 = d->ln1 + l * NC, .ln2 = d->ln2 + l * NC,
+                        .q = d->q + l * NHD, .k = d->k + l * NKD, .v = d->v + l * NKD, .ao = d->ao + l * NHD,
+                        .gate = d->gate + l * NF, .up = d->up + l * NF, .act = d->act + l * NF,
+                        .rstd1 = d->rstd1 + l * N, .rstd2 = d->rstd2 + l * N, .lse = d->lse + l * BHT};
+}
+
 static int forward_layer(agir_llama_dev *d, int l, agir_err *e) {
     const agir_llama_config *c = &d->m->cfg;
-    const agir_llama_dev_layer *L = &d->layers[l];
+    agir_bf16 *const *w = d->layers[l].t;
     const agir_ctx *cx = d->ctx;
-    int B = d->B, T = d->T, N = B * T, C = c->dim, D = c->head_dim, H = c->n_head, KVH = c->n_kv_head;
-    size_t NC = (size_t)N * C, NHD = (size_t)N * H * D, NKD = (size_t)N * KVH * D, NF = (size_t)N * c->ffn;
-    agir_bf16 *x = d->res + l * NC, *mid = d->mid + l * NC, *ln1 = d->ln1 + l * NC, *ln2 = d->ln2 + l * NC;
-    agir_bf16 *q = d->q + l * NHD, *k = d->k + l * NKD, *v = d->v + l * NKD, *ao = d->ao + l * NHD;
-    agir_bf16 *gate = d->gate + l * NF, *up = d->up + l * NF, *act = d->act + l * NF;
-    AGIR_TRY(agir_llm_rmsnorm_fwd(cx, ln1, d->rstd1 + (size_t)l * N, x, L->attn_norm, N, C, c->eps, e));
-    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_Q, q, ln1, L->bq, 0, e));
-    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_K, k, ln1, L->bk, 0, e));
-    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_V, v, ln1, L->bv, 0, e));
-    AGIR_TRY(agir_llm_rope(cx, q, d->cos_t, d->sin_t, N, H, D, 0, e));
-    AGIR_TRY(agir_llm_rope(cx, k, d->cos_t, d->sin_t, N, KVH, D, 0, e));
-    AGIR_TRY(agir_llm_attention_fwd(cx, ao, d->lse + (size_t)l * B * H * T, q, k, v, d->seg, B, T, H, KVH, D, e));
+    int N = d->B * d->T, C = c->dim, D = c->head_dim, H = c->n_head, KVH = c->n_kv_head;
+    size_t NC = (size_t)N * C, NF = (size_t)N * c->ffn;
+    layer_acts a = layer_at(d, l);
+    AGIR_TRY(agir_llm_rmsnorm_fwd(cx, a.ln1, a.rstd1, a.x, w[AGIR_LLAMA_ATTN_NORM], N, C, c->eps, e));
+    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_Q, a.q, a.ln1, w[AGIR_LLAMA_BQ], 0, e));
+    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_K, a.k, a.ln1, w[AGIR_LLAMA_BK], 0, e));
+    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_V, a.v, a.ln1, w[AGIR_LLAMA_BV], 0, e));
+    AGIR_TRY(agir_llm_rope(cx, a.q, d->cos_t, d->sin_t, N, H, D, 0, e));
+    AGIR_TRY(agir_llm_rope(cx, a.k, d->cos_t, d->sin_t, N, KVH, D, 0, e));
+    AGIR_TRY(agir_llm_attention_fwd(cx, a.ao, a.lse, a.q, a.k, a.v, d->seg, d->B, d->T, H, KVH, D, e));
     // residual adds: the product accumulates into a copy of the stream (beta = 1)
-    AGIR_TRY(agir_dev_copy(cx, mid, x, NC * sizeof *x, e));
-    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_O, mid, ao, NULL, 1, e));
-    AGIR_TRY(agir_llm_rmsnorm_fwd(cx, ln2, d->rstd2 + (size_t)l * N, mid, L->mlp_norm, N, C, c->eps, e));
-    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_GATE, gate, ln2, NULL, 0, e));
-    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_UP, up, ln2, NULL, 0, e));
-    AGIR_TRY(agir_llm_swiglu_fwd(cx, act, gate, up, NF, e));
-    AGIR_TRY(agir_dev_copy(cx, x + NC, mid, NC * sizeof *x, e));
-    return proj_fwd(d, l, AGIR_LORA_DOWN, x + NC, act, NULL, 1, e);
+    AGIR_TRY(agir_dev_copy(cx, a.mid, a.x, NC * sizeof *a.x, e));
+    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_O, a.mid, a.ao, NULL, 1, e));
+    AGIR_TRY(agir_llm_rmsnorm_fwd(cx, a.ln2, a.rstd2, a.mid, w[AGIR_LLAMA_MLP_NORM], N, C, c->eps, e));
+    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_GATE, a.gate, a.ln2, NULL, 0, e));
+    AGIR_TRY(proj_fwd(d, l, AGIR_LORA_UP, a.up, a.ln2, NULL, 0, e));
+    AGIR_TRY(agir_llm_swiglu_fwd(cx, a.act, a.gate, a.up, NF, e));
+    AGIR_TRY(agir_dev_copy(cx, a.x + NC, a.mid, NC * sizeof *a.x, e));
+    return proj_fwd(d, l, AGIR_LORA_DOWN, a.x + NC, a.act, NULL, 1, e);
 }
 
 int agir_llama_dev_forward(agir_llama_dev *d, const int32_t *tokens, const int32_t *pos, const int32_t *seg,
@@ -369,7 +353,8 @@ static int proj_bwd(agir_llama_dev *d, int l, agir_lora_target t, agir_bf16 *dx,
     int dims[AGIR_LORA_NTARGET][2];
     agir_llama_lora_dims(&d->m->cfg, dims);
     int N = d->B * d->T, in = dims[t][0], out = dims[t][1];
-    AGIR_TRY(agir_llm_linear_bwd(d->ctx, dx, NULL, NULL, dy, out, x, d->layers[l].w[t], N, in, out, 1, e));
+    const agir_bf16 *W = d->layers[l].t[AGIR_LLAMA_W + t];
+    AGIR_TRY(agir_llm_linear_bwd(d->ctx, dx, NULL, NULL, dy, out, x, W, N, in, out, 1, e));
     const agir_lora_mat *lm = adapted(d, l, t);
     if (!lm) return 0;
     int r = d->lora->cfg.rank, i = l * AGIR_LORA_NTARGET + t, drop = d->lora->cfg.dropout > 0;
@@ -394,38 +379,36 @@ static int zero(const agir_llama_dev *d, agir_bf16 *p, size_t n, agir_err *e) {
 
 static int backward_layer(agir_llama_dev *d, int l, agir_err *e) {
     const agir_llama_config *c = &d->m->cfg;
-    const agir_llama_dev_layer *L = &d->layers[l];
+    agir_bf16 *const *w = d->layers[l].t;
     const agir_ctx *cx = d->ctx;
-    int B = d->B, T = d->T, N = B * T, C = c->dim, D = c->head_dim, H = c->n_head, KVH = c->n_kv_head;
+    int N = d->B * d->T, C = c->dim, D = c->head_dim, H = c->n_head, KVH = c->n_kv_head;
     size_t NC = (size_t)N * C, NHD = (size_t)N * H * D, NKD = (size_t)N * KVH * D, NF = (size_t)N * c->ffn;
-    const agir_bf16 *x = d->res + l * NC, *mid = d->mid + l * NC, *ln1 = d->ln1 + l * NC, *ln2 = d->ln2 + l * NC;
-    const agir_bf16 *q = d->q + l * NHD, *k = d->k + l * NKD, *v = d->v + l * NKD, *ao = d->ao + l * NHD;
-    const agir_bf16 *gate = d->gate + l * NF, *up = d->up + l * NF, *act = d->act + l * NF;
+    const layer_acts a = layer_at(d, l);
     // MLP block: res[l+1] = mid + down(swiglu(gate(ln2), up(ln2)))
     AGIR_TRY(zero(d, d->dact, NF, e));
-    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_DOWN, d->dact, d->dres, act, e));
+    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_DOWN, d->dact, d->dres, a.act, e));
     AGIR_TRY(zero(d, d->dgate, NF, e));
     AGIR_TRY(zero(d, d->dup, NF, e));
-    AGIR_TRY(agir_llm_swiglu_bwd(cx, d->dgate, d->dup, d->dact, gate, up, NF, e));
+    AGIR_TRY(agir_llm_swiglu_bwd(cx, d->dgate, d->dup, d->dact, a.gate, a.up, NF, e));
     AGIR_TRY(zero(d, d->dtmp, NC, e));
-    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_GATE, d->dtmp, d->dgate, ln2, e));
-    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_UP, d->dtmp, d->dup, ln2, e));
-    AGIR_TRY(agir_llm_rmsnorm_bwd(cx, d->dres, NULL, d->dtmp, mid, L->mlp_norm, d->rstd2 + (size_t)l * N, N, C, e));
+    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_GATE, d->dtmp, d->dgate, a.ln2, e));
+    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_UP, d->dtmp, d->dup, a.ln2, e));
+    AGIR_TRY(agir_llm_rmsnorm_bwd(cx, d->dres, NULL, d->dtmp, a.mid, w[AGIR_LLAMA_MLP_NORM], a.rstd2, N, C, e));
     // attention block: mid = res[l] + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
     AGIR_TRY(zero(d, d->dao, NHD, e));
-    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_O, d->dao, d->dres, ao, e));
+    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_O, d->dao, d->dres, a.ao, e));
     AGIR_TRY(zero(d, d->dq, NHD, e));
     AGIR_TRY(zero(d, d->dk, NKD, e));
     AGIR_TRY(zero(d, d->dv, NKD, e));
-    AGIR_TRY(agir_llm_attention_bwd(cx, d->dq, d->dk, d->dv, d->delta, d->dao, ao, d->lse + (size_t)l * B * H * T, q,
-                                    k, v, d->seg, B, T, H, KVH, D, e));
+    AGIR_TRY(agir_llm_attention_bwd(cx, d->dq, d->dk, d->dv, d->delta, d->dao, a.ao, a.lse, a.q, a.k, a.v, d->seg, d->B,
+                                    d->T, H, KVH, D, e));
     AGIR_TRY(agir_llm_rope(cx, d->dq, d->cos_t, d->sin_t, N, H, D, 1, e));
     AGIR_TRY(agir_llm_rope(cx, d->dk, d->cos_t, d->sin_t, N, KVH, D, 1, e));
     AGIR_TRY(zero(d, d->dtmp, NC, e));
-    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_Q, d->dtmp, d->dq, ln1, e));
-    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_K, d->dtmp, d->dk, ln1, e));
-    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_V, d->dtmp, d->dv, ln1, e));
-    return agir_llm_rmsnorm_bwd(cx, d->dres, NULL, d->dtmp, x, L->attn_norm, d->rstd1 + (size_t)l * N, N, C, e);
+    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_Q, d->dtmp, d->dq, a.ln1, e));
+    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_K, d->dtmp, d->dk, a.ln1, e));
+    AGIR_TRY(proj_bwd(d, l, AGIR_LORA_V, d->dtmp, d->dv, a.ln1, e));
+    return agir_llm_rmsnorm_bwd(cx, d->dres, NULL, d->dtmp, a.x, w[AGIR_LLAMA_ATTN_NORM], a.rstd1, N, C, e);
 }
 
 int agir_llama_dev_backward(agir_llama_dev *d, agir_err *e) {

@@ -24,11 +24,10 @@
 #include "models/llama.h"
 #include "models/lora.h"
 
-// Per layer, bf16 device copies of the frozen weights (shapes of agir_llama_layer).
+// Per layer, bf16 device copies of the frozen weights, indexed by agir_llama_tensor (shapes of
+// agir_llama_layer; the biases NULL without qkv bias).
 typedef struct agir_llama_dev_layer {
-    agir_bf16 *attn_norm, *mlp_norm;
-    agir_bf16 *w[AGIR_LORA_NTARGET];
-    agir_bf16 *bq, *bk, *bv;  // NULL without qkv bias
+    agir_bf16 *t[AGIR_LLAMA_NTENSOR];
 } agir_llama_dev_layer;
 
 typedef struct agir_llama_dev {

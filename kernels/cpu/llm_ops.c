@@ -180,7 +180,7 @@ static inline vf vexp(vf x) {
 // Attention runs as matrix products per (batch, head) over the strided head views of q, k, v (rows
 // of one head are H·D or KVH·D floats apart), called from serial code so OpenBLAS threads them, and
 // element-wise passes (softmax and its backward) threaded by OpenMP over rows. Rows are cut into
-// blocks of ATT_BLOCK: block [r0, r1) only needs keys [0, r1) (causal). At T = 256 blocks of 64
+// blocks of ATT_BLOCK: block [r0, r1) only needs keys [0, q0 + r1) (causal). At T = 256 blocks of 64
 // compute 5/8 of the full square (one thread: 10 % less time than blocks of 128, 27 % less than
 // none). With D = 64 every product of such a block stays above the size under which OpenBLAS runs
 // on one thread (M·N·K ≤ 2^18), so smaller blocks would trade CPU time for idle cores.
@@ -188,15 +188,16 @@ enum { ATT_BLOCK = 64 };
 
 static int block_end(int r0, int T) { return r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T; }
 
+// T queries and Tk keys per sequence.
 typedef struct att_view {
-    int T, H, KVH, D, group;
+    int T, Tk, H, KVH, D, group;
 } att_view;
 
 static size_t qoff(const att_view *v, int b, int h) { return (size_t)b * v->T * v->H * v->D + (size_t)h * v->D; }
 static size_t koff(const att_view *v, int b, int h) {
-    return (size_t)b * v->T * v->KVH * v->D + (size_t)(h / v->group) * v->D;
+    return (size_t)b * v->Tk * v->KVH * v->D + (size_t)(h / v->group) * v->D;
 }
-static size_t aoff(const att_view *v, int b, int h) { return ((size_t)b * v->H + h) * v->T * v->T; }
+static size_t aoff(const att_view *v, int b, int h) { return ((size_t)b * v->H + h) * v->T * v->Tk; }
 
 // C (ldc) = alpha · op(A) op(B) + beta · C, row-major.
 static void gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
@@ -205,8 +206,8 @@ static void gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
                 B, ldb, beta, C, ldc);
 }
 
-// Row i of scores a (length T) becomes softmax over its visible keys (j ≤ i in i's segment), 0
-// elsewhere.
+// The scores a (length T) of the query at position i become softmax over its visible keys (j ≤ i
+// in i's segment), 0 elsewhere.
 static void softmax_row(float *a, const int32_t *sg, int i, int T) {
     int32_t si = sg[i];
     size_t n = (size_t)i + 1;
@@ -229,32 +230,34 @@ static void softmax_row(float *a, const int32_t *sg, int i, int T) {
 }
 
 void agir_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v, const int32_t *seg,
-                        int B, int T, int H, int KVH, int D) {
-    att_view w = {T, H, KVH, D, H / KVH};
+                        int B, int T, int q0, int H, int KVH, int D) {
+    int Tk = q0 + T;
+    att_view w = {T, Tk, H, KVH, D, H / KVH};
     float scale = 1.0f / sqrtf((float)D);
     int HD = H * D, KD = KVH * D;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
                 int r1 = block_end(r0, T);
-                gemm(0, 1, r1 - r0, r1, D, scale, q + qoff(&w, b, h) + (size_t)r0 * HD, HD, k + koff(&w, b, h), KD,
-                     0.0f, att + aoff(&w, b, h) + (size_t)r0 * T, T);
+                gemm(0, 1, r1 - r0, q0 + r1, D, scale, q + qoff(&w, b, h) + (size_t)r0 * HD, HD, k + koff(&w, b, h),
+                     KD, 0.0f, att + aoff(&w, b, h) + (size_t)r0 * Tk, Tk);
             }
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * H * T * T >= AGIR_CPU_PAR_MIN)
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * H * T * Tk >= AGIR_CPU_PAR_MIN)
     for (int bh = 0; bh < B * H; bh++)
-        for (int i = 0; i < T; i++) softmax_row(att + ((size_t)bh * T + i) * T, seg + (size_t)(bh / H) * T, i, T);
+        for (int i = 0; i < T; i++)
+            softmax_row(att + ((size_t)bh * T + i) * Tk, seg + (size_t)(bh / H) * Tk, q0 + i, Tk);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
                 int r1 = block_end(r0, T);
-                gemm(0, 0, r1 - r0, D, r1, 1.0f, att + aoff(&w, b, h) + (size_t)r0 * T, T, v + koff(&w, b, h), KD,
-                     0.0f, out + qoff(&w, b, h) + (size_t)r0 * HD, HD);
+                gemm(0, 0, r1 - r0, D, q0 + r1, 1.0f, att + aoff(&w, b, h) + (size_t)r0 * Tk, Tk, v + koff(&w, b, h),
+                     KD, 0.0f, out + qoff(&w, b, h) + (size_t)r0 * HD, HD);
             }
 }
 
 void agir_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
                         const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int D) {
-    att_view w = {T, H, KVH, D, H / KVH};
+    att_view w = {T, T, H, KVH, D, H / KVH};
     float scale = 1.0f / sqrtf((float)D);
     int HD = H * D, KD = KVH * D;
     // dP = dO Vᵀ and dV += Pᵀ dO, block by block.

@@ -49,12 +49,14 @@ void agir_rope_apply(float *x, const float *cos_t, const float *sin_t, int N, in
 
 // Causal self-attention with grouped-query heads (query head h reads kv head h / (H / KVH)) and a
 // block-diagonal mask for packed sequences: position i attends to j ≤ i with seg[j] == seg[i].
-// q: (B, T, H, D)  k, v: (B, T, KVH, D)  seg: (B, T)  att: (B, H, T, T) probabilities saved for backward
-// out: (B, T, H, D). The products run through cblas_sgemm per (batch, head): call these from serial
-// code, never inside an OpenMP region (OpenBLAS threads them with its own pool).
+// The T queries of a sequence sit at positions q0 .. q0 + T - 1 and see the Tk = q0 + T keys at
+// positions 0 .. q0 + T - 1: q0 = 0 in training, q0 > 0 for new tokens against a KV cache.
+// q: (B, T, H, D)  k, v: (B, Tk, KVH, D)  seg: (B, Tk)  att: (B, H, T, Tk) probabilities (saved for
+// backward)  out: (B, T, H, D). The products run through cblas_sgemm per (batch, head): call these
+// from serial code, never inside an OpenMP region (OpenBLAS threads them with its own pool).
 void agir_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v, const int32_t *seg,
-                        int B, int T, int H, int KVH, int D);
-// dq, dk, dv accumulate; datt: (B, H, T, T) scratch
+                        int B, int T, int q0, int H, int KVH, int D);
+// Backward of the forward with q0 = 0. dq, dk, dv accumulate; datt: (B, H, T, T) scratch
 void agir_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
                         const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int D);
 

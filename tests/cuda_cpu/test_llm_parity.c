@@ -346,7 +346,7 @@ static void attention(ctx *c, const attn_case *a) {
     int32_t *d_seg = dev_copy(c, seg, (size_t)a->B * a->T, sizeof *seg);
     float *d_lse = parity_alloc(&c->t, nrow * sizeof(float)), *d_delta = parity_alloc(&c->t, nrow * sizeof(float));
     float *ref = parity_host(nq), *att = parity_host(natt), *lse = parity_host(nrow);
-    agir_attention_fwd(ref, att, q.f, k.f, v.f, seg, a->B, a->T, a->H, a->KVH, a->D);
+    agir_attention_fwd(ref, att, q.f, k.f, v.f, seg, a->B, a->T, 0, a->H, a->KVH, a->D);
     lse_ref(lse, q.f, k.f, seg, a);
     die_if(agir_llm_attention_fwd(&c->t.cuda, out.d, d_lse, q.d, k.d, v.d, d_seg, a->B, a->T, a->H, a->KVH, a->D, &e),
            &e);

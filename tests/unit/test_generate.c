@@ -1,7 +1,8 @@
 // Generation (infer/kv_cache.c, sample.c, generate.c) on the tiny HF fixtures of
 // tests/fixtures/llama and on hand-made distributions:
 //  - KV-cached logits equal the full forward's (agir_llama_forward) at every position, with and
-//    without a LoRA adapter, to 1e-5 relative;
+//    without a LoRA adapter, to 1e-5 relative, also after a prompt longer than the cache's attention
+//    chunk (128 rows);
 //  - a batch of prompts of different lengths gives each prompt's logits and tokens as when it runs
 //    alone; greedy tokens are the argmax of the full forward over prompt + generated text;
 //  - top-k / top-p keep exactly the expected sets; sampled frequencies match the probabilities
@@ -67,32 +68,32 @@ static float *full_logits(const agir_llama *m, const agir_lora *lora, const int3
     return out;
 }
 
-// Feeds a prefix of 3 tokens, then one token at a time, checking every position's logits.
-static void cached_equals_full(const char *name, int with_lora) {
+// Feeds a prefix of `prefix` tokens, then one token at a time up to T, checking the logits of the
+// prefix's last token and of every later one.
+static void cached_equals_full(const char *name, int with_lora, int T, int prefix) {
     agir_llama m;
     agir_lora lora = {0}, ref = {0};
     agir_err e = {0};
     load(name, &m);
-    enum { T = 12 };
     int V = m.cfg.vocab;
     if (with_lora) {
         random_lora(&m, &lora, 0.1f);  // dropout must be ignored at inference
         ref = lora;
         ref.cfg.dropout = 0;
     }
-    int32_t tok[T];
+    int32_t *tok = malloc(sizeof(int32_t) * T);
     random_tokens(tok, T, V, 11);
     float *want = full_logits(&m, with_lora ? &ref : NULL, tok, T);
     agir_infer s;
     assert_int_equal(agir_infer_init(&s, &m, with_lora ? &lora : NULL, 1, T, &e), 0);
     float *got = malloc(sizeof(float) * V);
     double worst = 0;
-    for (int t = 2; t < T; t++) {
-        int n = t == 2 ? 3 : 1;
+    for (int t = prefix - 1; t < T; t++) {
+        int n = t == prefix - 1 ? prefix : 1;
         if (agir_infer_step(&s, tok + t + 1 - n, &n, got, &e)) fail_msg("%s", e.msg);
         worst = fmax(worst, max_rel(got, want + (size_t)t * V, V));
     }
-    print_message("%-12s lora=%d cached vs full: rel err %.2e\n", name, with_lora, worst);
+    print_message("%-12s lora=%d T=%d cached vs full: rel err %.2e\n", name, with_lora, T, worst);
     if (!(worst <= 1e-5)) fail_msg("%s: cached logits differ from the full forward by %.3g", name, worst);
     assert_int_equal(s.kv.len[0], T);
     // One more token passes the context: refused with one line, nothing changed.
@@ -100,7 +101,7 @@ static void cached_equals_full(const char *name, int with_lora) {
     assert_int_equal(agir_infer_step(&s, tok, &one, got, &e), AGIR_EINPUT);
     assert_null(strchr(e.msg, '\n'));
     agir_infer_free(&s);
-    free(want), free(got);
+    free(tok), free(want), free(got);
     agir_lora_free(&lora);
     agir_llama_free(&m);
 }
@@ -108,9 +109,10 @@ static void cached_equals_full(const char *name, int with_lora) {
 static void cached_logits(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof FIXTURES / sizeof *FIXTURES; i++) {
-        cached_equals_full(FIXTURES[i], 0);
-        cached_equals_full(FIXTURES[i], 1);
+        cached_equals_full(FIXTURES[i], 0, 12, 3);
+        cached_equals_full(FIXTURES[i], 1, 12, 3);
     }
+    cached_equals_full(FIXTURES[0], 1, 300, 290);  // prefill in attention chunks at offsets 0, 128, 256
 }
 
 enum { NB = 3, MAXP = 9, NEW = 6 };

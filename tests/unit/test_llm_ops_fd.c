@@ -171,7 +171,7 @@ typedef struct att_case {
 } att_case;
 static void att_fwd(probe *p) {
     att_case *c = (att_case *)p;
-    agir_attention_fwd(p->out, c->att, c->q, c->k, c->v, c->seg, AB, AT, AH, AKV, AD);
+    agir_attention_fwd(p->out, c->att, c->q, c->k, c->v, c->seg, AB, AT, 0, AH, AKV, AD);
 }
 
 static void attention_grads(void **state) {
@@ -358,7 +358,7 @@ static void run_big(big_out *o, int threads) {
     for (size_t i = 0; i < N; i++) seg[i] = (int32_t)(i % BT_T) / 20, labels[i] = (int32_t)((i * 37) % BT_V) - (i % 5 == 0);
     o->out = zeros(nq), o->att = zeros(na), o->dq = zeros(nq), o->dk = zeros(nk), o->dv = zeros(nk);
     float *datt = zeros(na);
-    agir_attention_fwd(o->out, o->att, q, k, v, seg, BT_B, BT_T, BT_H, BT_KV, BT_D);
+    agir_attention_fwd(o->out, o->att, q, k, v, seg, BT_B, BT_T, 0, BT_H, BT_KV, BT_D);
     agir_attention_bwd(o->dq, o->dk, o->dv, datt, dout, o->att, q, k, v, BT_B, BT_T, BT_H, BT_KV, BT_D);
     float rstd[BT_B * BT_T];
     o->rms = zeros(nq), o->dx = zeros(nq);

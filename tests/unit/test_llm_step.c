@@ -355,7 +355,7 @@ static void attention_row_blocks(void **state) {
     fill(q, 2 * nq + 2 * nk, 1.0, &g);
     int32_t seg[AB * AT];
     for (int i = 0; i < AB * AT; i++) seg[i] = i % AT < 97 ? 0 : 1;  // second segment starts inside block 2
-    agir_attention_fwd(out, att, q, k, v, seg, AB, AT, AH, AKV, AD);
+    agir_attention_fwd(out, att, q, k, v, seg, AB, AT, 0, AH, AKV, AD);
     agir_attention_bwd(dq, dk, dv, datt, dout, att, q, k, v, AB, AT, AH, AKV, AD);
     attention_reference(rout, rdq, rdk, rdv, q, k, v, dout, seg);
     double e[4] = {max_rel(out, rout, nq), max_rel(dq, rdq, nq), max_rel(dk, rdk, nk), max_rel(dv, rdv, nk)};
