@@ -465,9 +465,11 @@ static void survives_kills(void **state) {
     double save_s = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
     agir_rng r;
     agir_rng_init(&r, 2024, 7);
-    int rounds = 24, torn_visible = 0;
+    // At least 24 kills, and more until 6 have landed inside a save: on a loaded machine a child
+    // can spend its whole life starting up, and a kill there tests nothing.
+    int rounds = 0, torn_visible = 0;
     int64_t last = 1;
-    for (int round = 0; round < rounds; round++) {
+    for (; rounds < 24 || (torn_visible < 6 && rounds < 240); rounds++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) child_loop(dir, rows);
@@ -487,7 +489,7 @@ static void survives_kills(void **state) {
     }
     printf("kill test: %d kills, %d inside a save, reached step %lld (one save %.1f ms)\n", rounds, torn_visible,
            (long long)last, 1e3 * save_s);
-    assert_true(torn_visible >= rounds / 4);
+    assert_true(torn_visible >= 6);
     assert_true(last > 1);
     content_free(&c);
 }
