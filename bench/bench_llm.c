@@ -60,13 +60,17 @@ static void random_model(agir_llama *m, int tiny, agir_err *e) {
                                 .n_kv_head = 2, .head_dim = 16, .eps = 1e-5f, .rope = {.theta = 10000}, .tied = 1};
     bench_check(PROG, agir_llama_alloc(m, &c, N_NEW, e), e);
     fill(m->embed, (size_t)c.vocab * c.dim, 0.02f, 1);
+    size_t shape[AGIR_LLAMA_NTENSOR][2];
+    agir_llama_layer_shapes(&c, shape);
     for (int l = 0; l < c.n_layer; l++) {
-        agir_llama_layer *L = &m->layers[l];
-        for (int i = 0; i < c.dim; i++) L->attn_norm[i] = L->mlp_norm[i] = 1;
-        int dims[AGIR_LORA_NTARGET][2];
-        agir_llama_lora_dims(&c, dims);
-        for (int t = 0; t < AGIR_LORA_NTARGET; t++)
-            fill(L->w[t], (size_t)dims[t][0] * dims[t][1], 0.02f, 100 + (uint64_t)l * 16 + t);
+        float **slot[AGIR_LLAMA_NTENSOR];
+        agir_llama_layer_slots(&m->layers[l], slot);
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++) {
+            size_t rows = shape[i][0], cols = shape[i][1];
+            if (cols) fill(*slot[i], rows * cols, 0.02f, 100 + (uint64_t)l * 16 + (uint64_t)(i - AGIR_LLAMA_W));
+            else if (i == AGIR_LLAMA_ATTN_NORM || i == AGIR_LLAMA_MLP_NORM)
+                for (size_t j = 0; j < rows; j++) (*slot[i])[j] = 1;
+        }
     }
     for (int i = 0; i < c.dim; i++) m->norm[i] = 1;
 }

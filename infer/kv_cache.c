@@ -1,6 +1,6 @@
-// KV-cached forward pass for generation (see kv_cache.h): the same ops as the training forward
-// (kernels/cpu/llm_ops.h, agir_llama_proj_fwd) applied to new tokens only, with attention reading
-// the cache.
+// KV-cached forward pass for generation (see kv_cache.h): the training forward's layer halves
+// (agir_llama_layer_qkv_fwd, agir_llama_layer_out_fwd) applied to the new tokens only, with their
+// keys and values stored in the cache and attention reading it in between.
 #include "infer/kv_cache.h"
 
 #include <stdlib.h>
@@ -78,7 +78,7 @@ static int ensure_cap(agir_infer *s, int N, agir_err *e) {
     const agir_llama_config *c = &s->m->cfg;
     size_t n = (size_t)N, C = c->dim, HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
     size_t r = s->has_lora ? (size_t)s->lora.cfg.rank : 0, B = (size_t)s->kv.B;
-    size_t per_row = 3 * C + 2 * HD + 2 * KD + 2 * (size_t)c->ffn + 1 + (size_t)c->head_dim + r;
+    size_t per_row = 2 * C + 2 * HD + 2 * KD + 2 * (size_t)c->ffn + 1 + (size_t)c->head_dim + r;
     size_t att_rows = n < ATT_ROWS ? n : ATT_ROWS, att = att_rows * c->n_head * s->kv.T_max, total;
     if (agir_mul_ok(n, per_row, &total) || agir_add_ok(total, att, &total) || agir_add_ok(total, 2 * B * C, &total))
         return AGIR_BAD(e, "generation: %d new tokens in one step overflow the scratch size", N);
@@ -92,7 +92,6 @@ static int ensure_cap(agir_infer *s, int N, agir_err *e) {
     float *p = s->mem;
     s->x = take(&p, n * C);
     s->ln = take(&p, n * C);
-    s->tmp = take(&p, n * C);
     s->q = take(&p, n * HD);
     s->ao = take(&p, n * HD);
     s->k = take(&p, n * KD);
@@ -108,13 +107,6 @@ static int ensure_cap(agir_infer *s, int N, agir_err *e) {
     s->last_ln = take(&p, B * C);
     s->cap = N;
     return 0;
-}
-
-// y (beta 0: =, 1: +=) W_t x + b over the N new rows, plus the adapter's term on target t.
-static void proj(agir_infer *s, int l, agir_lora_target t, float *y, const float *x, const float *bias, int N,
-                 float beta) {
-    agir_lora_act act = {.u = NULL, .h = s->lora_h};
-    agir_llama_proj_fwd(s->m, s->has_lora ? &s->lora : NULL, l, t, y, x, bias, N, beta, &act, NULL);
 }
 
 // Copies this step's keys and values of layer l into the cache at their positions.
@@ -146,23 +138,21 @@ static void cached_attention(agir_infer *s, int l, const int *n) {
     }
 }
 
+// Layer l over the N new rows: the residual s->x is updated in place, the other buffers are
+// scratch shared by all layers.
 static void layer_fwd(agir_infer *s, int l, int N, const int *n) {
-    const agir_llama_config *c = &s->m->cfg;
-    const agir_llama_layer *L = &s->m->layers[l];
-    agir_rmsnorm_fwd(s->ln, s->rstd, s->x, L->attn_norm, N, c->dim, c->eps);
-    proj(s, l, AGIR_LORA_Q, s->q, s->ln, L->bq, N, 0);
-    proj(s, l, AGIR_LORA_K, s->k, s->ln, L->bk, N, 0);
-    proj(s, l, AGIR_LORA_V, s->v, s->ln, L->bv, N, 0);
-    agir_rope_apply(s->q, s->cos_t, s->sin_t, N, c->n_head, c->head_dim, 0);
-    agir_rope_apply(s->k, s->cos_t, s->sin_t, N, c->n_kv_head, c->head_dim, 0);
+    agir_lora_act act[AGIR_LORA_NTARGET];
+    for (int t = 0; t < AGIR_LORA_NTARGET; t++) act[t] = (agir_lora_act){.h = s->lora_h};  // dropout 0: no u
+    const agir_llama_layer_bufs b = {
+        .N = N, .x = s->x, .mid = s->x, .out = s->x, .ln1 = s->ln, .ln2 = s->ln, .rstd1 = s->rstd, .rstd2 = s->rstd,
+        .q = s->q, .ao = s->ao, .k = s->k, .v = s->v, .gate = s->gate, .up = s->up, .act = s->gate,
+        .cos_t = s->cos_t, .sin_t = s->sin_t, .lora = act, .dropout = NULL,
+    };
+    const agir_lora *lora = s->has_lora ? &s->lora : NULL;
+    agir_llama_layer_qkv_fwd(s->m, lora, l, &b);
     cache_store(s, l, N);
     cached_attention(s, l, n);
-    proj(s, l, AGIR_LORA_O, s->x, s->ao, NULL, N, 1);
-    agir_rmsnorm_fwd(s->ln, s->rstd, s->x, L->mlp_norm, N, c->dim, c->eps);
-    proj(s, l, AGIR_LORA_GATE, s->gate, s->ln, NULL, N, 0);
-    proj(s, l, AGIR_LORA_UP, s->up, s->ln, NULL, N, 0);
-    agir_swiglu_fwd(s->gate, s->gate, s->up, (size_t)N * c->ffn);
-    proj(s, l, AGIR_LORA_DOWN, s->x, s->gate, NULL, N, 1);
+    agir_llama_layer_out_fwd(s->m, lora, l, &b);
 }
 
 static int check_step(const agir_infer *s, const int32_t *tokens, const int *n, int *N, agir_err *e) {

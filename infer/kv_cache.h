@@ -36,7 +36,7 @@ typedef struct agir_infer {
     // scratch for cap new tokens: N rows
     int32_t *pos;               // (N)
     int *row_seq;               // (N) sequence of each row
-    float *x, *ln, *tmp;        // (N, C)
+    float *x, *ln;              // (N, C)
     float *q, *ao;              // (N, H·D)
     float *k, *v;               // (N, KVH·D)
     float *gate, *up;           // (N, F)

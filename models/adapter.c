@@ -19,7 +19,7 @@
 
 // PEFT wraps the HF model: "base_model.model." + the HF module name + ".lora_A.weight".
 static void lora_name(char *out, size_t n, int layer, int t, char ab) {
-    const char *w = agir_llama_hf_names.w[t];  // ".self_attn.q_proj.weight"
+    const char *w = agir_llama_layer_suffix[AGIR_LLAMA_W + t][AGIR_LLAMA_HF];  // ".self_attn.q_proj.weight"
     int module = (int)(strlen(w) - strlen(".weight"));
     snprintf(out, n, "base_model.model.%s%d%.*s.lora_%c.weight", agir_llama_hf_names.layer_prefix, layer, module, w,
              ab);

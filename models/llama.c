@@ -75,14 +75,24 @@ void agir_llama_lora_dims(const agir_llama_config *c, int dims[AGIR_LORA_NTARGET
     memcpy(dims, d, sizeof d);
 }
 
-void agir_llama_layer_sizes(const agir_llama_config *c, size_t n[AGIR_LLAMA_NTENSOR]) {
+void agir_llama_layer_shapes(const agir_llama_config *c, size_t shape[AGIR_LLAMA_NTENSOR][2]) {
     int dims[AGIR_LORA_NTARGET][2];
     agir_llama_lora_dims(c, dims);
     size_t bias = c->qkv_bias ? 1 : 0;
-    n[AGIR_LLAMA_ATTN_NORM] = n[AGIR_LLAMA_MLP_NORM] = (size_t)c->dim;
-    for (int t = 0; t < AGIR_LORA_NTARGET; t++) n[AGIR_LLAMA_W + t] = (size_t)dims[t][0] * dims[t][1];
-    n[AGIR_LLAMA_BQ] = bias * dims[AGIR_LORA_Q][1];
-    n[AGIR_LLAMA_BK] = n[AGIR_LLAMA_BV] = bias * dims[AGIR_LORA_K][1];
+    memset(shape, 0, sizeof(size_t[AGIR_LLAMA_NTENSOR][2]));
+    shape[AGIR_LLAMA_ATTN_NORM][0] = shape[AGIR_LLAMA_MLP_NORM][0] = (size_t)c->dim;
+    for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
+        shape[AGIR_LLAMA_W + t][0] = (size_t)dims[t][1];
+        shape[AGIR_LLAMA_W + t][1] = (size_t)dims[t][0];
+    }
+    shape[AGIR_LLAMA_BQ][0] = bias * dims[AGIR_LORA_Q][1];
+    shape[AGIR_LLAMA_BK][0] = shape[AGIR_LLAMA_BV][0] = bias * dims[AGIR_LORA_K][1];
+}
+
+void agir_llama_layer_sizes(const agir_llama_config *c, size_t n[AGIR_LLAMA_NTENSOR]) {
+    size_t shape[AGIR_LLAMA_NTENSOR][2];
+    agir_llama_layer_shapes(c, shape);
+    for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++) n[i] = shape[i][0] * (shape[i][1] ? shape[i][1] : 1);
 }
 
 void agir_llama_layer_slots(agir_llama_layer *L, float **slot[AGIR_LLAMA_NTENSOR]) {
@@ -213,24 +223,57 @@ void agir_llama_acts_free(agir_llama_acts *a) {
     memset(a, 0, sizeof *a);
 }
 
-void agir_llama_proj_fwd(const agir_llama *m, const agir_lora *lora, int l, agir_lora_target t, float *y,
-                         const float *x, const float *bias, int N, float beta, agir_lora_act *act,
-                         const agir_rng *step_rng) {
+// y (beta 0: =, 1: +=) W_t x + bias over b's N rows, plus the LoRA term of target t when lora adapts it,
+// saving its values in b->lora[t]. x: (N, in)  y: (N, out), {in, out} of agir_llama_lora_dims.
+static void proj_fwd(const agir_llama *m, const agir_lora *lora, int l, const agir_llama_layer_bufs *b,
+                     agir_lora_target t, float *y, const float *x, const float *bias, float beta) {
     int dims[AGIR_LORA_NTARGET][2];
     agir_llama_lora_dims(&m->cfg, dims);
     int in = dims[t][0], out = dims[t][1];
-    agir_linear_fwd(y, out, x, m->layers[l].w[t], bias, N, in, out, beta);
+    agir_linear_fwd(y, out, x, m->layers[l].w[t], bias, b->N, in, out, beta);
     if (!lora || !agir_lora_at(lora, l, t)->A) return;
     agir_rng r;
-    if (step_rng) agir_rng_child(step_rng, (uint64_t)l * AGIR_LORA_NTARGET + t, &r);
-    agir_lora_fwd(lora, agir_lora_at(lora, l, t), act, y, x, N, step_rng ? &r : NULL);
+    if (b->dropout) agir_rng_child(b->dropout, (uint64_t)l * AGIR_LORA_NTARGET + t, &r);
+    agir_lora_fwd(lora, agir_lora_at(lora, l, t), &b->lora[t], y, x, b->N, b->dropout ? &r : NULL);
 }
 
-// agir_llama_proj_fwd over the batch, keeping what backward needs in a.
-static void proj_fwd(const agir_llama *m, const agir_lora *lora, agir_llama_acts *a, int l, agir_lora_target t,
-                     float *y, const float *x, const float *bias, float beta) {
-    agir_llama_proj_fwd(m, lora, l, t, y, x, bias, a->B * a->T, beta, &a->lora[l * AGIR_LORA_NTARGET + t],
-                        &a->dropout_rng);
+void agir_llama_layer_qkv_fwd(const agir_llama *m, const agir_lora *lora, int l, const agir_llama_layer_bufs *b) {
+    const agir_llama_config *c = &m->cfg;
+    const agir_llama_layer *L = &m->layers[l];
+    agir_rmsnorm_fwd(b->ln1, b->rstd1, b->x, L->attn_norm, b->N, c->dim, c->eps);
+    proj_fwd(m, lora, l, b, AGIR_LORA_Q, b->q, b->ln1, L->bq, 0);
+    proj_fwd(m, lora, l, b, AGIR_LORA_K, b->k, b->ln1, L->bk, 0);
+    proj_fwd(m, lora, l, b, AGIR_LORA_V, b->v, b->ln1, L->bv, 0);
+    agir_rope_apply(b->q, b->cos_t, b->sin_t, b->N, c->n_head, c->head_dim, 0);
+    agir_rope_apply(b->k, b->cos_t, b->sin_t, b->N, c->n_kv_head, c->head_dim, 0);
+}
+
+void agir_llama_layer_out_fwd(const agir_llama *m, const agir_lora *lora, int l, const agir_llama_layer_bufs *b) {
+    const agir_llama_config *c = &m->cfg;
+    size_t NC = (size_t)b->N * c->dim;
+    if (b->mid != b->x) memcpy(b->mid, b->x, sizeof(float) * NC);
+    proj_fwd(m, lora, l, b, AGIR_LORA_O, b->mid, b->ao, NULL, 1);
+    agir_rmsnorm_fwd(b->ln2, b->rstd2, b->mid, m->layers[l].mlp_norm, b->N, c->dim, c->eps);
+    proj_fwd(m, lora, l, b, AGIR_LORA_GATE, b->gate, b->ln2, NULL, 0);
+    proj_fwd(m, lora, l, b, AGIR_LORA_UP, b->up, b->ln2, NULL, 0);
+    agir_swiglu_fwd(b->act, b->gate, b->up, (size_t)b->N * c->ffn);
+    if (b->out != b->mid) memcpy(b->out, b->mid, sizeof(float) * NC);
+    proj_fwd(m, lora, l, b, AGIR_LORA_DOWN, b->out, b->act, NULL, 1);
+}
+
+// Layer l's slices of the training activations.
+static agir_llama_layer_bufs layer_bufs(const agir_llama_config *c, agir_llama_acts *a, int l) {
+    size_t N = (size_t)a->B * a->T, NC = N * c->dim, NF = N * c->ffn;
+    size_t NHD = N * c->n_head * c->head_dim, NKD = N * c->n_kv_head * c->head_dim;
+    return (agir_llama_layer_bufs){
+        .N = (int)N,
+        .x = a->res + l * NC, .mid = a->mid + l * NC, .out = a->res + (l + 1) * NC,
+        .ln1 = a->ln1 + l * NC, .ln2 = a->ln2 + l * NC, .rstd1 = a->rstd1 + l * N, .rstd2 = a->rstd2 + l * N,
+        .q = a->q + l * NHD, .ao = a->ao + l * NHD, .k = a->k + l * NKD, .v = a->v + l * NKD,
+        .gate = a->gate + l * NF, .up = a->up + l * NF, .act = a->act + l * NF,
+        .cos_t = a->cos_t, .sin_t = a->sin_t,
+        .lora = &a->lora[(size_t)l * AGIR_LORA_NTARGET], .dropout = &a->dropout_rng,
+    };
 }
 
 // dx += d(proj)/dx · dy; LoRA gradients of (l, t) accumulate. The frozen W gets none.
@@ -250,8 +293,7 @@ static void proj_bwd(const agir_llama *m, const agir_lora *lora, agir_lora *lgra
 int agir_llama_forward(const agir_llama *m, const agir_lora *lora, agir_llama_acts *a, const int32_t *tokens,
                        const int32_t *pos, const int32_t *seg, const agir_rng *rng, agir_err *e) {
     const agir_llama_config *c = &m->cfg;
-    int B = a->B, T = a->T, N = B * T, C = c->dim, D = c->head_dim, H = c->n_head, KVH = c->n_kv_head, F = c->ffn;
-    size_t NC = (size_t)N * C, NHD = (size_t)N * H * D, NKD = (size_t)N * KVH * D, NF = (size_t)N * F;
+    int B = a->B, T = a->T, N = B * T, C = c->dim, D = c->head_dim, H = c->n_head, KVH = c->n_kv_head;
     for (int n = 0; n < N; n++) {
         if (tokens[n] < 0 || tokens[n] >= c->vocab)
             return AGIR_BAD(e, "tokens[%d]: id %d outside the vocabulary [0, %d) (hint: tokenizer and model differ?)",
@@ -266,27 +308,12 @@ int agir_llama_forward(const agir_llama *m, const agir_lora *lora, agir_llama_ac
     agir_rope_table(a->cos_t, a->sin_t, pos, m->inv_freq, N, D);
     agir_embedding_fwd(a->res, tokens, m->embed, m->new_embed, m->v0, N, C);
     for (int l = 0; l < c->n_layer; l++) {
-        const agir_llama_layer *L = &m->layers[l];
-        float *x = a->res + l * NC, *mid = a->mid + l * NC, *ln1 = a->ln1 + l * NC, *ln2 = a->ln2 + l * NC;
-        float *q = a->q + l * NHD, *k = a->k + l * NKD, *v = a->v + l * NKD, *ao = a->ao + l * NHD;
-        float *gate = a->gate + l * NF, *up = a->up + l * NF, *act = a->act + l * NF;
-        agir_rmsnorm_fwd(ln1, a->rstd1 + (size_t)l * N, x, L->attn_norm, N, C, c->eps);
-        proj_fwd(m, lora, a, l, AGIR_LORA_Q, q, ln1, L->bq, 0);
-        proj_fwd(m, lora, a, l, AGIR_LORA_K, k, ln1, L->bk, 0);
-        proj_fwd(m, lora, a, l, AGIR_LORA_V, v, ln1, L->bv, 0);
-        agir_rope_apply(q, a->cos_t, a->sin_t, N, H, D, 0);
-        agir_rope_apply(k, a->cos_t, a->sin_t, N, KVH, D, 0);
-        agir_attention_fwd(ao, a->att + (size_t)l * B * H * T * T, q, k, v, a->seg, B, T, 0, H, KVH, D);
-        memcpy(mid, x, sizeof(float) * NC);
-        proj_fwd(m, lora, a, l, AGIR_LORA_O, mid, ao, NULL, 1);
-        agir_rmsnorm_fwd(ln2, a->rstd2 + (size_t)l * N, mid, L->mlp_norm, N, C, c->eps);
-        proj_fwd(m, lora, a, l, AGIR_LORA_GATE, gate, ln2, NULL, 0);
-        proj_fwd(m, lora, a, l, AGIR_LORA_UP, up, ln2, NULL, 0);
-        agir_swiglu_fwd(act, gate, up, NF);
-        memcpy(x + NC, mid, sizeof(float) * NC);
-        proj_fwd(m, lora, a, l, AGIR_LORA_DOWN, x + NC, act, NULL, 1);
+        agir_llama_layer_bufs b = layer_bufs(c, a, l);
+        agir_llama_layer_qkv_fwd(m, lora, l, &b);
+        agir_attention_fwd(b.ao, a->att + (size_t)l * B * H * T * T, b.q, b.k, b.v, a->seg, B, T, 0, H, KVH, D);
+        agir_llama_layer_out_fwd(m, lora, l, &b);
     }
-    agir_rmsnorm_fwd(a->lnf, a->rstdf, a->res + (size_t)c->n_layer * NC, m->norm, N, C, c->eps);
+    agir_rmsnorm_fwd(a->lnf, a->rstdf, a->res + (size_t)c->n_layer * N * C, m->norm, N, C, c->eps);
     agir_linear_fwd(a->logits, c->vocab, a->lnf, m->head, NULL, N, C, c->vocab, 0);
     return 0;
 }
@@ -339,34 +366,32 @@ void agir_llama_backward(const agir_llama *m, const agir_lora *lora, agir_lora *
     agir_rmsnorm_bwd(a->dres, NULL, a->dtmp, a->res + (size_t)c->n_layer * NC, m->norm, a->rstdf, N, C);
     for (int l = c->n_layer - 1; l >= 0; l--) {
         const agir_llama_layer *L = &m->layers[l];
-        const float *x = a->res + l * NC, *mid = a->mid + l * NC, *ln1 = a->ln1 + l * NC, *ln2 = a->ln2 + l * NC;
-        const float *q = a->q + l * NHD, *k = a->k + l * NKD, *v = a->v + l * NKD, *ao = a->ao + l * NHD;
-        const float *gate = a->gate + l * NF, *up = a->up + l * NF, *act = a->act + l * NF;
+        const agir_llama_layer_bufs b = layer_bufs(c, a, l);
         // MLP block: res[l+1] = mid + down(swiglu(gate(ln2), up(ln2)))
         memset(a->dact, 0, sizeof(float) * NF);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_DOWN, a->dact, a->dres, act);
+        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_DOWN, a->dact, a->dres, b.act);
         memset(a->dgate, 0, sizeof(float) * NF);
         memset(a->dup, 0, sizeof(float) * NF);
-        agir_swiglu_bwd(a->dgate, a->dup, a->dact, gate, up, NF);
+        agir_swiglu_bwd(a->dgate, a->dup, a->dact, b.gate, b.up, NF);
         memset(a->dtmp, 0, sizeof(float) * NC);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_GATE, a->dtmp, a->dgate, ln2);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_UP, a->dtmp, a->dup, ln2);
-        agir_rmsnorm_bwd(a->dres, NULL, a->dtmp, mid, L->mlp_norm, a->rstd2 + (size_t)l * N, N, C);
+        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_GATE, a->dtmp, a->dgate, b.ln2);
+        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_UP, a->dtmp, a->dup, b.ln2);
+        agir_rmsnorm_bwd(a->dres, NULL, a->dtmp, b.mid, L->mlp_norm, b.rstd2, N, C);
         // attention block: mid = res[l] + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
         memset(a->dao, 0, sizeof(float) * NHD);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_O, a->dao, a->dres, ao);
+        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_O, a->dao, a->dres, b.ao);
         memset(a->dq, 0, sizeof(float) * NHD);
         memset(a->dk, 0, sizeof(float) * NKD);
         memset(a->dv, 0, sizeof(float) * NKD);
-        agir_attention_bwd(a->dq, a->dk, a->dv, a->datt, a->dao, a->att + (size_t)l * B * H * T * T, q, k, v, B, T,
-                           H, KVH, D);
+        agir_attention_bwd(a->dq, a->dk, a->dv, a->datt, a->dao, a->att + (size_t)l * B * H * T * T, b.q, b.k, b.v,
+                           B, T, H, KVH, D);
         agir_rope_apply(a->dq, a->cos_t, a->sin_t, N, H, D, 1);
         agir_rope_apply(a->dk, a->cos_t, a->sin_t, N, KVH, D, 1);
         memset(a->dtmp, 0, sizeof(float) * NC);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_Q, a->dtmp, a->dq, ln1);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_K, a->dtmp, a->dk, ln1);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_V, a->dtmp, a->dv, ln1);
-        agir_rmsnorm_bwd(a->dres, NULL, a->dtmp, x, L->attn_norm, a->rstd1 + (size_t)l * N, N, C);
+        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_Q, a->dtmp, a->dq, b.ln1);
+        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_K, a->dtmp, a->dk, b.ln1);
+        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_V, a->dtmp, a->dv, b.ln1);
+        agir_rmsnorm_bwd(a->dres, NULL, a->dtmp, b.x, L->attn_norm, b.rstd1, N, C);
     }
     if (n_new) agir_embedding_bwd(NULL, g->new_embed, a->dres, a->tokens, m->v0, N, C);
 }

@@ -55,7 +55,10 @@ typedef enum agir_llama_tensor {
     AGIR_LLAMA_BV,
     AGIR_LLAMA_NTENSOR,
 } agir_llama_tensor;
-// n[i] = floats in tensor i of every layer (shapes above); 0 for the biases without qkv_bias.
+// shape[i] = {rows, cols} of tensor i as stored: matrices (out, in) as above, vectors {len, 0};
+// {0, 0} for the biases without qkv_bias. Checkpoint loaders expect these exact shapes.
+void agir_llama_layer_shapes(const agir_llama_config *c, size_t shape[AGIR_LLAMA_NTENSOR][2]);
+// n[i] = floats in tensor i of every layer; 0 for the biases without qkv_bias.
 void agir_llama_layer_sizes(const agir_llama_config *c, size_t n[AGIR_LLAMA_NTENSOR]);
 // slot[i] = the address of L's pointer to tensor i.
 void agir_llama_layer_slots(agir_llama_layer *L, float **slot[AGIR_LLAMA_NTENSOR]);
@@ -137,14 +140,31 @@ void agir_llama_acts_free(agir_llama_acts *a);
 int agir_llama_forward(const agir_llama *m, const agir_lora *lora, agir_llama_acts *a, const int32_t *tokens,
                        const int32_t *pos, const int32_t *seg, const agir_rng *rng, agir_err *e);
 
-// One projection of layer l over N rows: y (beta 0: =, 1: +=) W_t x + b, plus the LoRA term of
-// target t when lora adapts it. x: (N, in)  y: (N, out), {in, out} of agir_llama_lora_dims; bias
-// may be NULL. act receives the LoRA's saved values (h, and u with dropout). step_rng: the step's
-// dropout stream, whose child l · AGIR_LORA_NTARGET + t draws this matrix's masks; NULL without
-// dropout. Shared by the training forward and the KV-cached one (infer/kv_cache.c).
-void agir_llama_proj_fwd(const agir_llama *m, const agir_lora *lora, int l, agir_lora_target t, float *y,
-                         const float *x, const float *bias, int N, float beta, agir_lora_act *act,
-                         const agir_rng *step_rng);
+// The buffers of one layer's forward over N rows. The training forward keeps a set per layer for
+// backward; the KV-cached forward (infer/kv_cache.c) reuses one set and updates the residual in
+// place: x == mid == out, ln1 == ln2, rstd1 == rstd2, act == gate.
+typedef struct agir_llama_layer_bufs {
+    int N;
+    const float *x;              // (N, C) residual entering the layer
+    float *mid, *out;            // (N, C) residual after attention, after the MLP
+    float *ln1, *ln2;            // (N, C) normed inputs of attention and MLP
+    float *rstd1, *rstd2;        // (N)
+    float *q, *ao;               // (N, H·D) q after RoPE, attention output before o_proj
+    float *k, *v;                // (N, KVH·D) k after RoPE
+    float *gate, *up, *act;      // (N, F)
+    const float *cos_t, *sin_t;  // (N, D/2) RoPE table of the rows' positions
+    agir_lora_act *lora;         // [AGIR_LORA_NTARGET] the adapter's saved values per target
+    const agir_rng *dropout;     // the step's dropout stream (child l · AGIR_LORA_NTARGET + t draws
+                                 // target t's masks); may be NULL without dropout
+} agir_llama_layer_bufs;
+
+// Layer l of the forward is split where the callers differ, at attention (training: all rows at
+// once, inference: keys and values appended to a cache first):
+// qkv: ln1 = rmsnorm(x); q, k, v projections (LoRA included) with RoPE on q and k.
+void agir_llama_layer_qkv_fwd(const agir_llama *m, const agir_lora *lora, int l, const agir_llama_layer_bufs *b);
+// out, after attention filled ao: mid = x + o(ao); ln2 = rmsnorm(mid);
+// out = mid + down(swiglu(gate(ln2), up(ln2))).
+void agir_llama_layer_out_fwd(const agir_llama *m, const agir_lora *lora, int l, const agir_llama_layer_bufs *b);
 
 // Labels with value -1 are ignored.
 int64_t agir_llama_count_valid(const int32_t *labels, size_t n);

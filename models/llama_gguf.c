@@ -18,15 +18,11 @@
 enum { MAX_PARAM = 1 << 30 };
 
 const agir_llama_names agir_llama_gguf_names = {
+    .format = AGIR_LLAMA_GGUF,
     .embed = "token_embd.weight",
     .head = "output.weight",
     .norm = "output_norm.weight",
     .layer_prefix = "blk.",
-    .attn_norm = ".attn_norm.weight",
-    .mlp_norm = ".ffn_norm.weight",
-    .w = {".attn_q.weight", ".attn_k.weight", ".attn_v.weight", ".attn_output.weight", ".ffn_gate.weight",
-          ".ffn_up.weight", ".ffn_down.weight"},
-    .bias = {".attn_q.bias", ".attn_k.bias", ".attn_v.bias"},
 };
 
 static const agir_tensor_view *gguf_find(const void *ctx, const char *name, const char **file) {
@@ -119,7 +115,9 @@ static int gguf_config(const agir_gguf *g, const char *arch, agir_llama_config *
         return AGIR_BAD(e, "%s: key '%s.vocab_size' is %d but %s has %d rows", g->path, arch, vocab_key,
                         agir_llama_gguf_names.embed, c->vocab);
     c->tied = !agir_gguf_tensor_by_name(g, agir_llama_gguf_names.head);
-    c->qkv_bias = !strcmp(arch, "qwen2") || agir_gguf_tensor_by_name(g, "blk.0.attn_q.bias");
+    char bq[AGIR_LLAMA_NAME_MAX];
+    agir_llama_layer_name(&agir_llama_gguf_names, 0, AGIR_LLAMA_BQ, bq);
+    c->qkv_bias = !strcmp(arch, "qwen2") || agir_gguf_tensor_by_name(g, bq);
     return 0;
 }
 

@@ -20,16 +20,32 @@
 enum { MAX_JSON_BYTES = 64 << 20, MAX_SHARDS = 4096 };
 
 const agir_llama_names agir_llama_hf_names = {
+    .format = AGIR_LLAMA_HF,
     .embed = "model.embed_tokens.weight",
     .head = "lm_head.weight",
     .norm = "model.norm.weight",
     .layer_prefix = "model.layers.",
-    .attn_norm = ".input_layernorm.weight",
-    .mlp_norm = ".post_attention_layernorm.weight",
-    .w = {".self_attn.q_proj.weight", ".self_attn.k_proj.weight", ".self_attn.v_proj.weight",
-          ".self_attn.o_proj.weight", ".mlp.gate_proj.weight", ".mlp.up_proj.weight", ".mlp.down_proj.weight"},
-    .bias = {".self_attn.q_proj.bias", ".self_attn.k_proj.bias", ".self_attn.v_proj.bias"},
 };
+
+// HF's module names and llama.cpp's (its gguf-py tensor_mapping.py pairs them the same way).
+const char *const agir_llama_layer_suffix[AGIR_LLAMA_NTENSOR][AGIR_LLAMA_NFORMAT] = {
+    [AGIR_LLAMA_ATTN_NORM] = {".input_layernorm.weight", ".attn_norm.weight"},
+    [AGIR_LLAMA_MLP_NORM] = {".post_attention_layernorm.weight", ".ffn_norm.weight"},
+    [AGIR_LLAMA_W + AGIR_LORA_Q] = {".self_attn.q_proj.weight", ".attn_q.weight"},
+    [AGIR_LLAMA_W + AGIR_LORA_K] = {".self_attn.k_proj.weight", ".attn_k.weight"},
+    [AGIR_LLAMA_W + AGIR_LORA_V] = {".self_attn.v_proj.weight", ".attn_v.weight"},
+    [AGIR_LLAMA_W + AGIR_LORA_O] = {".self_attn.o_proj.weight", ".attn_output.weight"},
+    [AGIR_LLAMA_W + AGIR_LORA_GATE] = {".mlp.gate_proj.weight", ".ffn_gate.weight"},
+    [AGIR_LLAMA_W + AGIR_LORA_UP] = {".mlp.up_proj.weight", ".ffn_up.weight"},
+    [AGIR_LLAMA_W + AGIR_LORA_DOWN] = {".mlp.down_proj.weight", ".ffn_down.weight"},
+    [AGIR_LLAMA_BQ] = {".self_attn.q_proj.bias", ".attn_q.bias"},
+    [AGIR_LLAMA_BK] = {".self_attn.k_proj.bias", ".attn_k.bias"},
+    [AGIR_LLAMA_BV] = {".self_attn.v_proj.bias", ".attn_v.bias"},
+};
+
+void agir_llama_layer_name(const agir_llama_names *nm, int l, agir_llama_tensor i, char out[AGIR_LLAMA_NAME_MAX]) {
+    snprintf(out, AGIR_LLAMA_NAME_MAX, "%s%d%s", nm->layer_prefix, l, agir_llama_layer_suffix[i][nm->format]);
+}
 
 // ---- filling weights from any tensor source ----
 
@@ -63,13 +79,6 @@ static int put(const agir_weight_src *s, const char *name, float *dst, int64_t r
     return 0;
 }
 
-static int put_layer(const agir_weight_src *s, int l, const char *suffix, float *dst, int64_t rows, int64_t cols,
-                     agir_err *e) {
-    char name[256];
-    snprintf(name, sizeof name, "%s%d%s", s->names->layer_prefix, l, suffix);
-    return put(s, name, dst, rows, cols, e);
-}
-
 int agir_llama_check_held(const agir_llama_config *c, double held, const char *file, agir_err *e) {
     // In double: the sizes are not range-checked yet (agir_llama_alloc does that), so int products
     // could overflow; the matrices alone are a lower bound of the weight count. Up to twice `held`
@@ -85,22 +94,21 @@ int agir_llama_check_held(const agir_llama_config *c, double held, const char *f
 int agir_llama_fill(agir_llama *m, const agir_weight_src *s, agir_err *e) {
     const agir_llama_config *c = &m->cfg;
     const agir_llama_names *nm = s->names;
-    int64_t C = c->dim, HD = (int64_t)c->n_head * c->head_dim, KD = (int64_t)c->n_kv_head * c->head_dim;
+    int64_t C = c->dim;
     AGIR_TRY(put(s, nm->embed, m->embed, c->vocab, C, e));
     if (!c->tied) AGIR_TRY(put(s, nm->head, m->head, c->vocab, C, e));
     AGIR_TRY(put(s, nm->norm, m->norm, C, 0, e));
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(c, dims);
+    size_t shape[AGIR_LLAMA_NTENSOR][2];
+    agir_llama_layer_shapes(c, shape);
     for (int l = 0; l < c->n_layer; l++) {
-        agir_llama_layer *L = &m->layers[l];
-        AGIR_TRY(put_layer(s, l, nm->attn_norm, L->attn_norm, C, 0, e));
-        AGIR_TRY(put_layer(s, l, nm->mlp_norm, L->mlp_norm, C, 0, e));
-        for (int t = 0; t < AGIR_LORA_NTARGET; t++)
-            AGIR_TRY(put_layer(s, l, nm->w[t], L->w[t], dims[t][1], dims[t][0], e));
-        if (!c->qkv_bias) continue;
-        float *bias[3] = {L->bq, L->bk, L->bv};
-        int64_t len[3] = {HD, KD, KD};
-        for (int t = 0; t < 3; t++) AGIR_TRY(put_layer(s, l, nm->bias[t], bias[t], len[t], 0, e));
+        float **slot[AGIR_LLAMA_NTENSOR];
+        agir_llama_layer_slots(&m->layers[l], slot);
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++) {
+            if (!shape[i][0]) continue;  // a bias the model does not have
+            char name[AGIR_LLAMA_NAME_MAX];
+            agir_llama_layer_name(nm, l, (agir_llama_tensor)i, name);
+            AGIR_TRY(put(s, name, *slot[i], (int64_t)shape[i][0], (int64_t)shape[i][1], e));
+        }
     }
     return 0;
 }
@@ -412,20 +420,14 @@ static void copy_weights(agir_llama *to, const agir_llama *from, int rows) {
     if (!c->tied) memcpy(to->head, from->head, sizeof(float) * rows * C);
     memcpy(to->norm, from->norm, sizeof(float) * C);
     memcpy(to->inv_freq, from->inv_freq, sizeof(float) * (size_t)c->head_dim / 2);  // may hold GGUF rope_freqs
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(c, dims);
+    size_t n[AGIR_LLAMA_NTENSOR];
+    agir_llama_layer_sizes(c, n);
     for (int l = 0; l < c->n_layer; l++) {
-        const agir_llama_layer *a = &from->layers[l];
-        agir_llama_layer *b = &to->layers[l];
-        memcpy(b->attn_norm, a->attn_norm, sizeof(float) * C);
-        memcpy(b->mlp_norm, a->mlp_norm, sizeof(float) * C);
-        for (int t = 0; t < AGIR_LORA_NTARGET; t++)
-            memcpy(b->w[t], a->w[t], sizeof(float) * dims[t][0] * dims[t][1]);
-        if (!c->qkv_bias) continue;
-        size_t HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
-        memcpy(b->bq, a->bq, sizeof(float) * HD);
-        memcpy(b->bk, a->bk, sizeof(float) * KD);
-        memcpy(b->bv, a->bv, sizeof(float) * KD);
+        float **src[AGIR_LLAMA_NTENSOR], **dst[AGIR_LLAMA_NTENSOR];
+        agir_llama_layer_slots(&from->layers[l], src);
+        agir_llama_layer_slots(&to->layers[l], dst);
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++)
+            if (n[i]) memcpy(*dst[i], *src[i], sizeof(float) * n[i]);
     }
 }
 

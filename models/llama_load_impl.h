@@ -8,16 +8,25 @@
 #include "core/error.h"
 #include "models/llama.h"
 
-// Tensor names of one format. Per-layer names are layer_prefix + layer index + the suffix.
+typedef enum agir_llama_format { AGIR_LLAMA_HF, AGIR_LLAMA_GGUF, AGIR_LLAMA_NFORMAT } agir_llama_format;
+
+// Tensor names of one format. Per-layer names are layer_prefix + layer index + the tensor's suffix
+// in agir_llama_layer_suffix.
 typedef struct agir_llama_names {
+    agir_llama_format format;
     const char *embed, *head, *norm;  // (V, C), (V, C), (C)
     const char *layer_prefix;
-    const char *attn_norm, *mlp_norm;          // (C)
-    const char *w[AGIR_LORA_NTARGET];          // (out, in) as in agir_llama_layer
-    const char *bias[3];                       // q, k, v
 } agir_llama_names;
 
 extern const agir_llama_names agir_llama_hf_names, agir_llama_gguf_names;
+
+// [i][format]: the name suffix of layer tensor i (an agir_llama_tensor, shaped as
+// agir_llama_layer_shapes says) in each format.
+extern const char *const agir_llama_layer_suffix[AGIR_LLAMA_NTENSOR][AGIR_LLAMA_NFORMAT];
+
+enum { AGIR_LLAMA_NAME_MAX = 256 };
+// out = the name of tensor i of layer l in format nm.
+void agir_llama_layer_name(const agir_llama_names *nm, int l, agir_llama_tensor i, char out[AGIR_LLAMA_NAME_MAX]);
 
 // A tensor by name, and the file it lives in (for messages); NULL when absent.
 typedef const agir_tensor_view *(*agir_tensor_lookup)(const void *ctx, const char *name, const char **file);

@@ -59,22 +59,21 @@ static void random_model(agir_llama *m, const model_case *mc) {
     agir_err e = {0};
     die_if(agir_llama_alloc(m, &mc->cfg, mc->n_new, &e), &e);
     const agir_llama_config *c = &m->cfg;
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(c, dims);
+    size_t shape[AGIR_LLAMA_NTENSOR][2];
+    agir_llama_layer_shapes(c, shape);
     uint64_t s = 1;
     fill_w(m->embed, (size_t)c->vocab * c->dim, s++, 0.25, 0);
     if (!c->tied) fill_w(m->head, (size_t)c->vocab * c->dim, s++, 1.0 / sqrt(c->dim), 0);
     fill_w(m->norm, c->dim, s++, 0.1, 1);
     for (int l = 0; l < c->n_layer; l++) {
-        agir_llama_layer *L = &m->layers[l];
-        fill_w(L->attn_norm, c->dim, s++, 0.1, 1);
-        fill_w(L->mlp_norm, c->dim, s++, 0.1, 1);
-        for (int t = 0; t < AGIR_LORA_NTARGET; t++)
-            fill_w(L->w[t], (size_t)dims[t][0] * dims[t][1], s++, 1.0 / sqrt(dims[t][0]), 0);
-        if (!c->qkv_bias) continue;
-        fill_w(L->bq, (size_t)c->n_head * c->head_dim, s++, 0.1, 0);
-        fill_w(L->bk, (size_t)c->n_kv_head * c->head_dim, s++, 0.1, 0);
-        fill_w(L->bv, (size_t)c->n_kv_head * c->head_dim, s++, 0.1, 0);
+        float **slot[AGIR_LLAMA_NTENSOR];
+        agir_llama_layer_slots(&m->layers[l], slot);
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++) {
+            size_t rows = shape[i][0], cols = shape[i][1];
+            int norm = i == AGIR_LLAMA_ATTN_NORM || i == AGIR_LLAMA_MLP_NORM;
+            if (cols) fill_w(*slot[i], rows * cols, s++, 1.0 / sqrt((double)cols), 0);  // (out, in): 1/sqrt(in)
+            else if (rows) fill_w(*slot[i], rows, s++, 0.1, norm ? 1 : 0);  // norms near 1, biases near 0
+        }
     }
 }
 

@@ -52,10 +52,8 @@ static void write_shards(void) {
     for (size_t i = 0; i < sizeof w / sizeof *w; i++) w[i] = (float)(i % 97) / 97.0f - 0.5f;
     snprintf(names[0], sizeof names[0], "%s", nm->embed);
     snprintf(names[1], sizeof names[1], "%s", nm->norm);
-    snprintf(names[2], sizeof names[2], "%s0%s", nm->layer_prefix, nm->attn_norm);
-    snprintf(names[3], sizeof names[3], "%s0%s", nm->layer_prefix, nm->mlp_norm);
-    for (int t = 0; t < AGIR_LORA_NTARGET; t++)
-        snprintf(names[4 + t], sizeof names[4 + t], "%s0%s", nm->layer_prefix, nm->w[t]);
+    for (int i = AGIR_LLAMA_ATTN_NORM; i < AGIR_LLAMA_BQ; i++)  // the norms, then the matrices
+        snprintf(names[2 + i], sizeof names[2 + i], "%s0%s", nm->layer_prefix, agir_llama_layer_suffix[i][AGIR_LLAMA_HF]);
     for (int i = 0; i < N_TENSORS; i++) {
         int64_t n = shape[i][0] * (shape[i][1] ? shape[i][1] : 1);
         v[i] = (agir_tensor_view){.name = names[i], .dtype = AGIR_DT_F32, .ndim = shape[i][1] ? 2 : 1,
