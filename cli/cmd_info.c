@@ -96,6 +96,35 @@ static void free_summary(summary *m) {
     free(m->fps.v);
 }
 
+// ---- shared by gait and token stores ---------------------------------------------------------
+
+// Sequences per UPDRS gait score and per medication state: score[0], med[0] count the unknown ones.
+static void add_labels_json(cJSON *o, const int64_t score[6], const int64_t med[3]) {
+    static const char *const med_names[3] = {"unknown", "off", "on"};
+    static const char *const score_names[6] = {"unknown", "0", "1", "2", "3", "4"};
+    cJSON *sc = cJSON_AddObjectToObject(o, "updrs_gait"), *md = cJSON_AddObjectToObject(o, "medication");
+    for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(sc, score_names[i], (double)score[i]);
+    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(md, med_names[i], (double)med[i]);
+}
+
+// The same counts as two lines of the text summary.
+static void print_labels(const int64_t score[6], const int64_t med[3]) {
+    printf("  %-13s unknown %lld, 0: %lld, 1: %lld, 2: %lld, 3: %lld, 4: %lld\n", "UPDRS gait", (long long)score[0],
+           (long long)score[1], (long long)score[2], (long long)score[3], (long long)score[4], (long long)score[5]);
+    printf("  %-13s off %lld, on %lld, unknown %lld\n", "medication", (long long)med[1], (long long)med[2],
+           (long long)med[0]);
+}
+
+// Prints o on stdout and frees it.
+static int print_doc(cJSON *o, agir_err *e) {
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text) return AGIR_BUG(e, "out of memory printing JSON");
+    printf("%s\n", text);
+    cJSON_free(text);
+    return AGIR_OK;
+}
+
 // ---- JSON -----------------------------------------------------------------------------------
 
 static cJSON *tally_json(const tally *t) {
@@ -113,8 +142,6 @@ static cJSON *tally_json(const tally *t) {
 }
 
 static int print_json(const char *path, const agir_gait *g, const summary *m, agir_err *e) {
-    static const char *const med_names[3] = {"unknown", "off", "on"};
-    static const char *const score_names[6] = {"unknown", "0", "1", "2", "3", "4"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "file", path);
     cJSON_AddStringToObject(o, "skeleton", g->skel->name);
@@ -124,9 +151,7 @@ static int print_json(const char *path, const agir_gait *g, const summary *m, ag
     cJSON_AddNumberToObject(o, "seconds", m->seconds);
     cJSON_AddNumberToObject(o, "min_sequence_seconds", m->min_s);
     cJSON_AddNumberToObject(o, "max_sequence_seconds", m->max_s);
-    cJSON *sc = cJSON_AddObjectToObject(o, "updrs_gait"), *md = cJSON_AddObjectToObject(o, "medication");
-    for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(sc, score_names[i], (double)m->score[i]);
-    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(md, med_names[i], (double)m->med[i]);
+    add_labels_json(o, m->score, m->med);
     cJSON_AddItemToObject(o, "subjects", tally_json(&m->subjects));
     cJSON_AddItemToObject(o, "sources", tally_json(&m->sources));
     cJSON_AddItemToObject(o, "fps", tally_json(&m->fps));
@@ -134,12 +159,7 @@ static int print_json(const char *path, const agir_gait *g, const summary *m, ag
     cJSON_AddNumberToObject(o, "with_rationale", (double)m->n_rat);
     cJSON *gt = cJSON_AddArrayToObject(o, "ground_truth");
     for (int i = 0; i < g->n_gt; i++) cJSON_AddItemToArray(gt, cJSON_CreateString(g->gt_names[i]));
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!text) return AGIR_BUG(e, "out of memory printing JSON");
-    printf("%s\n", text);
-    cJSON_free(text);
-    return AGIR_OK;
+    return print_doc(o, e);
 }
 
 // ---- text -----------------------------------------------------------------------------------
@@ -166,11 +186,7 @@ static void print_text(const char *path, const agir_gait *g, const summary *m) {
     printf("  %-13s %lld (%.1f s", "frames", (long long)g->n_frames, m->seconds);
     if (g->n_seq) printf("; a sequence lasts %.1f..%.1f s, %.1f s on average", m->min_s, m->max_s, m->seconds / (double)g->n_seq);
     printf(")\n");
-    printf("  %-13s unknown %lld, 0: %lld, 1: %lld, 2: %lld, 3: %lld, 4: %lld\n", "UPDRS gait", (long long)m->score[0],
-           (long long)m->score[1], (long long)m->score[2], (long long)m->score[3], (long long)m->score[4],
-           (long long)m->score[5]);
-    printf("  %-13s off %lld, on %lld, unknown %lld\n", "medication", (long long)m->med[1], (long long)m->med[2],
-           (long long)m->med[0]);
+    print_labels(m->score, m->med);
     print_tally("fps", &m->fps, TEXT_LIST_MAX);
     print_tally("sources", &m->sources, TEXT_LIST_MAX);
     printf("  %-13s %lld with a description, %lld with a rationale\n", "texts", (long long)m->n_desc,
@@ -216,8 +232,6 @@ static int summarise_tokens(const agir_tokens *t, token_summary *m, agir_err *e)
 }
 
 static int print_tokens_json(const char *path, const agir_tokens *t, const token_summary *m, agir_err *e) {
-    static const char *const med_names[3] = {"unknown", "off", "on"};
-    static const char *const score_names[6] = {"unknown", "0", "1", "2", "3", "4"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "file", path);
     cJSON_AddStringToObject(o, "format", AGIR_TOKENS_FORMAT);
@@ -232,15 +246,8 @@ static int print_tokens_json(const char *path, const agir_tokens *t, const token
     cJSON_AddNumberToObject(o, "min_sequence_codes", (double)m->min_len);
     cJSON_AddNumberToObject(o, "max_sequence_codes", (double)m->max_len);
     cJSON_AddNumberToObject(o, "codes_used", (double)m->used);
-    cJSON *sc = cJSON_AddObjectToObject(o, "updrs_gait"), *md = cJSON_AddObjectToObject(o, "medication");
-    for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(sc, score_names[i], (double)m->score[i]);
-    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(md, med_names[i], (double)m->med[i]);
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!text) return AGIR_BUG(e, "out of memory printing JSON");
-    printf("%s\n", text);
-    cJSON_free(text);
-    return AGIR_OK;
+    add_labels_json(o, m->score, m->med);
+    return print_doc(o, e);
 }
 
 static void print_tokens_text(const char *path, const agir_tokens *t, const token_summary *m) {
@@ -255,11 +262,7 @@ static void print_tokens_text(const char *path, const agir_tokens *t, const toke
            (double)(t->n_codes * t->downsample) / (double)t->model_fps);
     if (t->n_seq) printf("; %lld..%lld per sequence", (long long)m->min_len, (long long)m->max_len);
     printf("), %lld of the %lld codebook entries used\n", (long long)m->used, (long long)t->codebook_size);
-    printf("  %-13s unknown %lld, 0: %lld, 1: %lld, 2: %lld, 3: %lld, 4: %lld\n", "UPDRS gait", (long long)m->score[0],
-           (long long)m->score[1], (long long)m->score[2], (long long)m->score[3], (long long)m->score[4],
-           (long long)m->score[5]);
-    printf("  %-13s off %lld, on %lld, unknown %lld\n", "medication", (long long)m->med[1], (long long)m->med[2],
-           (long long)m->med[0]);
+    print_labels(m->score, m->med);
 }
 
 static int info_tokens(const char *path, int json, agir_err *e) {

@@ -57,6 +57,40 @@ __device__ void load_seg_tile(int *dst, const int32_t *seg_b, int t0, int T) {
     for (int r = threadIdx.x; r < kTile; r += blockDim.x) dst[r] = t0 + r < T ? seg_b[t0 + r] : 0;
 }
 
+// What a thread of a query-row block (grid (ceil(T / kRows), H, B), block kRows) works on: batch b,
+// head h and its KV head kh, the block's first row i0 and the thread's row i (live when i < T: the
+// rest still help load tiles), the sequence's segment ids, and the keys the block needs (causal: no
+// row of the block sees a key past its last row).
+struct query_rows {
+    int b, h, kh, i0, i, j_end;
+    bool live;
+    const int32_t *seg_b;
+};
+
+__device__ query_rows query_rows_of(const int32_t *seg, attn_dims a) {
+    query_rows w;
+    w.b = blockIdx.z;
+    w.h = blockIdx.y;
+    w.kh = w.h / (a.H / a.KVH);
+    w.i0 = blockIdx.x * kRows;
+    w.i = w.i0 + threadIdx.x;
+    w.j_end = w.i0 + kRows < a.T ? w.i0 + kRows : a.T;
+    w.live = w.i < a.T;
+    w.seg_b = seg + (size_t)w.b * a.T;
+    return w;
+}
+
+// Keys, values and segment ids [j0, j0 + kTile) of w's sequence and KV head into shared memory, then
+// a barrier.
+template <int D>
+__device__ void load_kv_tile(float (*ks)[D], float (*vs)[D], int *segs, const bf16 *k, const bf16 *v,
+                             const query_rows &w, int j0, attn_dims a) {
+    load_tile<D>(ks, k, w.b, j0, w.kh, a.T, a.KVH);
+    load_tile<D>(vs, v, w.b, j0, w.kh, a.T, a.KVH);
+    load_seg_tile(segs, w.seg_b, j0, a.T);
+    __syncthreads();
+}
+
 template <int D>
 __device__ __forceinline__ float dot(const float *a, const float *b) {
     float s = 0;
@@ -71,29 +105,22 @@ __global__ void __launch_bounds__(kRows) attention_fwd_kernel(bf16 *out, float *
     __shared__ float ks[kTile][D];
     __shared__ float vs[kTile][D];
     __shared__ int segs[kTile];
-    const int b = blockIdx.z, h = blockIdx.y, kh = h / (a.H / a.KVH);
-    const int i0 = blockIdx.x * kRows, i = i0 + threadIdx.x;
-    const bool live = i < a.T;
-    const int32_t *seg_b = seg + (size_t)b * a.T;
+    const query_rows w = query_rows_of(seg, a);
     float qr[D], o[D];
     for (int d = 0; d < D; d++) o[d] = 0;
     int my_seg = 0;
-    if (live) {
-        load_row<D>(qr, q + row_at<D>(b, i, h, a.T, a.H));
-        my_seg = seg_b[i];
+    if (w.live) {
+        load_row<D>(qr, q + row_at<D>(w.b, w.i, w.h, a.T, a.H));
+        my_seg = w.seg_b[w.i];
     }
     float m = -INFINITY, l = 0;
-    const int j_end = i0 + kRows < a.T ? i0 + kRows : a.T;  // causal: no row of this block sees a later key
-    for (int j0 = 0; j0 < j_end; j0 += kTile) {
-        load_tile<D>(ks, k, b, j0, kh, a.T, a.KVH);
-        load_tile<D>(vs, v, b, j0, kh, a.T, a.KVH);
-        load_seg_tile(segs, seg_b, j0, a.T);
-        __syncthreads();
-        if (live) {
+    for (int j0 = 0; j0 < w.j_end; j0 += kTile) {
+        load_kv_tile<D>(ks, vs, segs, k, v, w, j0, a);
+        if (w.live) {
             float s[kTile], mt = -INFINITY;
             for (int r = 0; r < kTile; r++) {
                 int j = j0 + r;
-                s[r] = j <= i && segs[r] == my_seg ? dot<D>(qr, ks[r]) * a.scale : -INFINITY;
+                s[r] = j <= w.i && segs[r] == my_seg ? dot<D>(qr, ks[r]) * a.scale : -INFINITY;
                 mt = fmaxf(mt, s[r]);
             }
             if (mt > -INFINITY) {  // else nothing of this tile is visible: keep m, l, o as they are
@@ -111,11 +138,11 @@ __global__ void __launch_bounds__(kRows) attention_fwd_kernel(bf16 *out, float *
         }
         __syncthreads();  // the next tile overwrites ks, vs, segs
     }
-    if (live) {
+    if (w.live) {
         float inv = 1.0f / l;
-        bf16 *orow = out + row_at<D>(b, i, h, a.T, a.H);
+        bf16 *orow = out + row_at<D>(w.b, w.i, w.h, a.T, a.H);
         for (int d = 0; d < D; d++) orow[d] = from_float<bf16>(o[d] * inv);
-        lse[((size_t)b * a.H + h) * a.T + i] = m + logf(l);
+        lse[((size_t)w.b * a.H + w.h) * a.T + w.i] = m + logf(l);
     }
 }
 
@@ -198,39 +225,32 @@ __global__ void __launch_bounds__(kRows)
     __shared__ float ks[kTile][D];
     __shared__ float vs[kTile][D];
     __shared__ int segs[kTile];
-    const int b = blockIdx.z, h = blockIdx.y, kh = h / (a.H / a.KVH);
-    const int i0 = blockIdx.x * kRows, i = i0 + threadIdx.x;
-    const bool live = i < a.T;
-    const int32_t *seg_b = seg + (size_t)b * a.T;
+    const query_rows w = query_rows_of(seg, a);
     float qr[D], dor[D], dqr[D];
     for (int d = 0; d < D; d++) dqr[d] = 0;
     int my_seg = 0;
     float lse_i = 0, delta_i = 0;
-    if (live) {
-        size_t o = row_at<D>(b, i, h, a.T, a.H), r = ((size_t)b * a.H + h) * a.T + i;
+    if (w.live) {
+        size_t o = row_at<D>(w.b, w.i, w.h, a.T, a.H), r = ((size_t)w.b * a.H + w.h) * a.T + w.i;
         load_row<D>(qr, q + o);
         load_row<D>(dor, dout + o);
-        my_seg = seg_b[i];
+        my_seg = w.seg_b[w.i];
         lse_i = lse[r];
         delta_i = delta[r];
     }
-    const int j_end = i0 + kRows < a.T ? i0 + kRows : a.T;
-    for (int j0 = 0; j0 < j_end; j0 += kTile) {
-        load_tile<D>(ks, k, b, j0, kh, a.T, a.KVH);
-        load_tile<D>(vs, v, b, j0, kh, a.T, a.KVH);
-        load_seg_tile(segs, seg_b, j0, a.T);
-        __syncthreads();
-        if (live)
+    for (int j0 = 0; j0 < w.j_end; j0 += kTile) {
+        load_kv_tile<D>(ks, vs, segs, k, v, w, j0, a);
+        if (w.live)
             for (int r = 0; r < kTile; r++) {
-                if (j0 + r > i || segs[r] != my_seg) continue;
+                if (j0 + r > w.i || segs[r] != my_seg) continue;
                 float p = expf(dot<D>(qr, ks[r]) * a.scale - lse_i);
                 float ds = p * (dot<D>(dor, vs[r]) - delta_i) * a.scale;
                 for (int d = 0; d < D; d++) dqr[d] += ds * ks[r][d];
             }
         __syncthreads();
     }
-    if (live) {
-        bf16 *dqrow = dq + row_at<D>(b, i, h, a.T, a.H);
+    if (w.live) {
+        bf16 *dqrow = dq + row_at<D>(w.b, w.i, w.h, a.T, a.H);
         for (int d = 0; d < D; d++) dqrow[d] = from_float<bf16>(to_float(dqrow[d]) + dqr[d]);
     }
 }

@@ -74,6 +74,16 @@ static void compare(const agir_c3d *in, const agir_c3d *out, float tol) {
     }
 }
 
+// Reads buf back and checks it holds exactly `in`; frees buf and in.
+static void read_back_exact(uint8_t *buf, size_t len, agir_c3d *in) {
+    agir_c3d out;
+    read_ok(buf, len, &out);
+    compare(in, &out, 0);
+    agir_c3d_free(&out);
+    free(buf);
+    agir_c3d_free(in);
+}
+
 static void round_trips(void **state) {
     (void)state;
     const int procs[3] = {AGIR_C3D_INTEL, AGIR_C3D_DEC, AGIR_C3D_MIPS};
@@ -156,22 +166,13 @@ static void labels_continue(void **state) {
     size_t len;
     write_mem(&in, NULL, &buf, &len);
     assert_true(has_bytes(buf, len, "LABELS2"));
-    agir_c3d out;
-    read_ok(buf, len, &out);
-    compare(&in, &out, 0);
-    agir_c3d_free(&out);
-    free(buf);
-    agir_c3d_free(&in);
+    read_back_exact(buf, len, &in);
 
     make(&in, 2, 10, 100);
     agir_c3d_write_opts o = {.float_storage = 1, .labels_per_group = 4};
     write_mem(&in, &o, &buf, &len);
     assert_true(has_bytes(buf, len, "LABELS3"));
-    read_ok(buf, len, &out);
-    compare(&in, &out, 0);
-    agir_c3d_free(&out);
-    free(buf);
-    agir_c3d_free(&in);
+    read_back_exact(buf, len, &in);
 }
 
 // Long files: the header's last frame saturates at 65535; the count must come from POINT:FRAMES
@@ -195,12 +196,7 @@ static void long_files(void **state) {
         write_mem(&in, &o, &buf, &len);
         unsigned last = buf[8] | buf[9] << 8;
         assert_int_equal(last, cases[i].frames > 65535 ? 65535 : cases[i].frames);
-        agir_c3d out;
-        read_ok(buf, len, &out);
-        compare(&in, &out, 0);
-        agir_c3d_free(&out);
-        free(buf);
-        agir_c3d_free(&in);
+        read_back_exact(buf, len, &in);
     }
 }
 

@@ -4,7 +4,6 @@
 // non-finite values and of mismatched checkpoints, and a kill test: a forked child saves in a
 // loop and is SIGKILLed at random moments; every load afterwards must give a whole checkpoint
 // whose contents are exactly those of its step.
-#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -160,16 +159,7 @@ static void assert_latest(const char *dir, const char *want) {
 }
 
 // Entries of dir whose name starts with a dot (temporary and trash folders).
-static int hidden_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (de->d_name[0] == '.' && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
+static int hidden_entries(const char *dir) { return agir_test_count_entries(dir, "."); }
 
 // Loads and returns the step (or -1 when nothing was found); warnings go to *warn_out.
 static int64_t load_step(const char *dir, run_content *c, char *warn_out, size_t warn_sz) {
@@ -195,38 +185,49 @@ static int64_t load_step(const char *dir, run_content *c, char *warn_out, size_t
     return step;
 }
 
+// What the tests start from: a fresh folder, content of `rows` rows, a cleared error and, when
+// `saved` is set, step 1 saved (keeping all).
+typedef struct fixture {
+    char dir[256];
+    run_content c;
+    agir_err e;
+} fixture;
+
+static void fixture_init(fixture *f, int64_t rows, int saved) {
+    agir_test_tmpdir(f->dir, sizeof f->dir);
+    content_init(&f->c, rows);
+    agir_err_clear(&f->e);
+    if (saved) assert_int_equal(save_step(f->dir, &f->c, 1, 0, &f->e), AGIR_OK);
+}
+
 static void round_trip(void **state) {
     (void)state;
-    char dir[256];
-    agir_test_tmpdir(dir, sizeof dir);
-    strcat(dir, "/run");  // created by the save
-    run_content c;
-    content_init(&c, 3);
-    assert_int_equal(load_step(dir, &c, NULL, 0), -1);  // fresh run: nothing, no error
-    agir_err e;
-    agir_err_clear(&e);
-    assert_int_equal(save_step(dir, &c, 17, 0, &e), AGIR_OK);
-    assert_true(exists(dir, "ckpt-17/model.safetensors") && exists(dir, "ckpt-17/optim.safetensors"));
-    assert_true(exists(dir, "ckpt-17/state.json") && exists(dir, "ckpt-17/manifest.json"));
-    assert_int_equal(hidden_entries(dir), 0);
-    assert_latest(dir, "ckpt-17\n");
+    fixture f;
+    fixture_init(&f, 3, 0);
+    strcat(f.dir, "/run");  // created by the save
+    assert_int_equal(load_step(f.dir, &f.c, NULL, 0), -1);  // fresh run: nothing, no error
+    assert_int_equal(save_step(f.dir, &f.c, 17, 0, &f.e), AGIR_OK);
+    assert_true(exists(f.dir, "ckpt-17/model.safetensors") && exists(f.dir, "ckpt-17/optim.safetensors"));
+    assert_true(exists(f.dir, "ckpt-17/state.json") && exists(f.dir, "ckpt-17/manifest.json"));
+    assert_int_equal(hidden_entries(f.dir), 0);
+    assert_latest(f.dir, "ckpt-17\n");
 
     agir_ckpt k;
-    assert_int_equal(agir_ckpt_load_latest(dir, "vqvae", NULL, &k, &e), AGIR_OK);
+    assert_int_equal(agir_ckpt_load_latest(f.dir, "vqvae", NULL, &k, &f.e), AGIR_OK);
     assert_true(k.found);
-    assert_true(content_matches(&k, &c, 17));
-    assert_false(content_matches(&k, &c, 16));  // the comparison can fail
+    assert_true(content_matches(&k, &f.c, 17));
+    assert_false(content_matches(&k, &f.c, 16));  // the comparison can fail
     // The restored RNG continues the original sequence.
-    content_fill(&c, 17);
+    content_fill(&f.c, 17);
     agir_rng r = *agir_ckpt_rng_get(&k, "data");
-    for (int i = 0; i < 9; i++) assert_int_equal(agir_rng_u32(&r), agir_rng_u32(&c.state.rng[0].r));
+    for (int i = 0; i < 9; i++) assert_int_equal(agir_rng_u32(&r), agir_rng_u32(&f.c.state.rng[0].r));
     assert_null(agir_ckpt_rng_get(&k, "dropout"));
-    assert_int_equal(agir_ckpt_expect(&k, "model", c.model, 2, &e), AGIR_OK);
-    assert_int_equal(agir_ckpt_expect(&k, "optim", c.optim, 2, &e), AGIR_OK);
+    assert_int_equal(agir_ckpt_expect(&k, "model", f.c.model, 2, &f.e), AGIR_OK);
+    assert_int_equal(agir_ckpt_expect(&k, "optim", f.c.optim, 2, &f.e), AGIR_OK);
     // The files are plain safetensors with the step recorded.
     assert_string_equal(agir_st_meta(agir_ckpt_group_file(&k, "model"), "agir.step"), "17");
     agir_ckpt_close(&k);
-    content_free(&c);
+    content_free(&f.c);
 }
 
 // Steps 1..3 saved, then `damage` applied to the run folder; the load must give `want`.
@@ -267,21 +268,18 @@ static void latest_and_newest_bad(const char *dir) {
 }
 
 static void check_fallback(damage_fn damage, int64_t want, const char *warning) {
-    char dir[256], warn[4096];
-    agir_test_tmpdir(dir, sizeof dir);
-    run_content c;
-    content_init(&c, 4);
-    agir_err e;
-    agir_err_clear(&e);
-    for (int64_t s = 1; s <= 3; s++) assert_int_equal(save_step(dir, &c, s, 0, &e), AGIR_OK);
-    damage(dir);
-    int64_t got = load_step(dir, &c, warn, sizeof warn);
+    char warn[4096];
+    fixture f;
+    fixture_init(&f, 4, 0);
+    for (int64_t s = 1; s <= 3; s++) assert_int_equal(save_step(f.dir, &f.c, s, 0, &f.e), AGIR_OK);
+    damage(f.dir);
+    int64_t got = load_step(f.dir, &f.c, warn, sizeof warn);
     if (got != want || !strstr(warn, warning)) {
         print_error("loaded step %lld (want %lld), warnings:\n%s(want '%s')\n", (long long)got, (long long)want, warn,
                     warning);
         fail();
     }
-    content_free(&c);
+    content_free(&f.c);
 }
 
 static void falls_back(void **state) {
@@ -298,60 +296,46 @@ static void falls_back(void **state) {
 
 static void all_damaged_is_an_error(void **state) {
     (void)state;
-    char dir[256];
-    agir_test_tmpdir(dir, sizeof dir);
-    run_content c;
-    content_init(&c, 2);
-    agir_err e;
-    agir_err_clear(&e);
-    assert_int_equal(save_step(dir, &c, 1, 0, &e), AGIR_OK);
-    write_text(dir, "ckpt-1/state.json", "garbage");
+    fixture f;
+    fixture_init(&f, 2, 1);
+    write_text(f.dir, "ckpt-1/state.json", "garbage");
     agir_ckpt k;
-    assert_int_equal(agir_ckpt_load_latest(dir, "vqvae", NULL, &k, &e), AGIR_EINPUT);
-    assert_non_null(strstr(e.msg, "no intact checkpoint"));
-    assert_null(strchr(e.msg, '\n'));
-    content_free(&c);
+    assert_int_equal(agir_ckpt_load_latest(f.dir, "vqvae", NULL, &k, &f.e), AGIR_EINPUT);
+    assert_non_null(strstr(f.e.msg, "no intact checkpoint"));
+    assert_null(strchr(f.e.msg, '\n'));
+    content_free(&f.c);
 }
 
 static void prunes_and_cleans(void **state) {
     (void)state;
-    char dir[256];
-    agir_test_tmpdir(dir, sizeof dir);
-    run_content c;
-    content_init(&c, 2);
-    agir_err e;
-    agir_err_clear(&e);
-    for (int64_t s = 1; s <= 5; s++) assert_int_equal(save_step(dir, &c, s, 2, &e), AGIR_OK);
-    assert_false(exists(dir, "ckpt-1") || exists(dir, "ckpt-2") || exists(dir, "ckpt-3"));
-    assert_true(exists(dir, "ckpt-4") && exists(dir, "ckpt-5"));
+    fixture f;
+    fixture_init(&f, 2, 0);
+    for (int64_t s = 1; s <= 5; s++) assert_int_equal(save_step(f.dir, &f.c, s, 2, &f.e), AGIR_OK);
+    assert_false(exists(f.dir, "ckpt-1") || exists(f.dir, "ckpt-2") || exists(f.dir, "ckpt-3"));
+    assert_true(exists(f.dir, "ckpt-4") && exists(f.dir, "ckpt-5"));
     // Leftovers of a killed save are removed by the next save.
     char p[1024];
-    path_in(p, sizeof p, dir, ".ckpt-6.tmp.4242");
+    path_in(p, sizeof p, f.dir, ".ckpt-6.tmp.4242");
     assert_int_equal(mkdir(p, 0777), 0);
-    write_text(dir, ".ckpt-6.tmp.4242/.model.safetensors.tmp.4242", "partial");
-    assert_int_equal(hidden_entries(dir), 1);
+    write_text(f.dir, ".ckpt-6.tmp.4242/.model.safetensors.tmp.4242", "partial");
+    assert_int_equal(hidden_entries(f.dir), 1);
     // Going back to step 3 (a resume from an older checkpoint): the abandoned newer folders go.
-    assert_int_equal(save_step(dir, &c, 3, 2, &e), AGIR_OK);
-    assert_int_equal(hidden_entries(dir), 0);
-    assert_false(exists(dir, "ckpt-5"));
-    assert_int_equal(load_step(dir, &c, NULL, 0), 3);
+    assert_int_equal(save_step(f.dir, &f.c, 3, 2, &f.e), AGIR_OK);
+    assert_int_equal(hidden_entries(f.dir), 0);
+    assert_false(exists(f.dir, "ckpt-5"));
+    assert_int_equal(load_step(f.dir, &f.c, NULL, 0), 3);
     // Saving a step whose folder exists replaces it.
-    assert_int_equal(save_step(dir, &c, 4, 2, &e), AGIR_OK);
-    assert_int_equal(save_step(dir, &c, 4, 2, &e), AGIR_OK);
-    assert_int_equal(load_step(dir, &c, NULL, 0), 4);
-    assert_true(exists(dir, "ckpt-3"));
-    content_free(&c);
+    assert_int_equal(save_step(f.dir, &f.c, 4, 2, &f.e), AGIR_OK);
+    assert_int_equal(save_step(f.dir, &f.c, 4, 2, &f.e), AGIR_OK);
+    assert_int_equal(load_step(f.dir, &f.c, NULL, 0), 4);
+    assert_true(exists(f.dir, "ckpt-3"));
+    content_free(&f.c);
 }
 
 static void refuses_non_finite(void **state) {
     (void)state;
-    char dir[256];
-    agir_test_tmpdir(dir, sizeof dir);
-    run_content c;
-    content_init(&c, 2);
-    agir_err e;
-    agir_err_clear(&e);
-    assert_int_equal(save_step(dir, &c, 1, 0, &e), AGIR_OK);
+    fixture f;
+    fixture_init(&f, 2, 1);
     uint16_t half[3] = {0x3c00, 0x7c00, 0};      // F16 1, +inf
     uint16_t bf[3] = {0x3f80, 0, 0xffc1};        // BF16 1, 0, NaN
     double d[2] = {1.0, -INFINITY};
@@ -367,69 +351,64 @@ static void refuses_non_finite(void **state) {
         {make_view("i", AGIR_DT_I32, 1, 0, bits, sizeof bits), 0, ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        content_fill(&c, 2);
-        agir_ckpt_group g[2] = {c.groups[0], {"extra", &cases[i].v, 1}};
+        content_fill(&f.c, 2);
+        agir_ckpt_group g[2] = {f.c.groups[0], {"extra", &cases[i].v, 1}};
         agir_ckpt_opts o = {0, NULL};
-        agir_err_clear(&e);
-        int rc = agir_ckpt_save(dir, &c.state, g, 2, &o, &e);
+        agir_err_clear(&f.e);
+        int rc = agir_ckpt_save(f.dir, &f.c.state, g, 2, &o, &f.e);
         if (!cases[i].bad) {
             assert_int_equal(rc, AGIR_OK);
             continue;
         }
         assert_int_equal(rc, AGIR_EINPUT);
-        assert_non_null(strstr(e.msg, cases[i].at));
-        assert_non_null(strstr(e.msg, "non-finite"));
-        assert_false(exists(dir, "ckpt-2"));
-        assert_int_equal(load_step(dir, &c, NULL, 0), 1);
+        assert_non_null(strstr(f.e.msg, cases[i].at));
+        assert_non_null(strstr(f.e.msg, "non-finite"));
+        assert_false(exists(f.dir, "ckpt-2"));
+        assert_int_equal(load_step(f.dir, &f.c, NULL, 0), 1);
     }
     // The I32 case committed step 2; a NaN in the model group at step 3 leaves LATEST there.
-    content_fill(&c, 3);
-    c.w[5] = NAN;
+    content_fill(&f.c, 3);
+    f.c.w[5] = NAN;
     agir_ckpt_opts o = {0, NULL};
-    agir_err_clear(&e);
-    assert_int_equal(agir_ckpt_save(dir, &c.state, c.groups, 2, &o, &e), AGIR_EINPUT);
-    assert_non_null(strstr(e.msg, "model/enc.w"));
-    assert_false(exists(dir, "ckpt-3"));
-    assert_latest(dir, "ckpt-2\n");
-    content_free(&c);
+    agir_err_clear(&f.e);
+    assert_int_equal(agir_ckpt_save(f.dir, &f.c.state, f.c.groups, 2, &o, &f.e), AGIR_EINPUT);
+    assert_non_null(strstr(f.e.msg, "model/enc.w"));
+    assert_false(exists(f.dir, "ckpt-3"));
+    assert_latest(f.dir, "ckpt-2\n");
+    content_free(&f.c);
 }
 
 static void refuses_mismatch(void **state) {
     (void)state;
-    char dir[256];
-    agir_test_tmpdir(dir, sizeof dir);
-    run_content c;
-    content_init(&c, 3);
-    agir_err e;
-    agir_err_clear(&e);
-    assert_int_equal(save_step(dir, &c, 1, 0, &e), AGIR_OK);
+    fixture f;
+    fixture_init(&f, 3, 1);
     agir_ckpt k;
-    assert_int_equal(agir_ckpt_load_latest(dir, "llama-lora", NULL, &k, &e), AGIR_EINPUT);
-    assert_non_null(strstr(e.msg, "vqvae model, not llama-lora"));
+    assert_int_equal(agir_ckpt_load_latest(f.dir, "llama-lora", NULL, &k, &f.e), AGIR_EINPUT);
+    assert_non_null(strstr(f.e.msg, "vqvae model, not llama-lora"));
     assert_false(k.found);
-    agir_err_clear(&e);
-    assert_int_equal(agir_ckpt_load_latest(dir, "vqvae", NULL, &k, &e), AGIR_OK);
-    agir_tensor_view want[3] = {c.model[0], c.model[1], c.model[1]};
+    agir_err_clear(&f.e);
+    assert_int_equal(agir_ckpt_load_latest(f.dir, "vqvae", NULL, &k, &f.e), AGIR_OK);
+    agir_tensor_view want[3] = {f.c.model[0], f.c.model[1], f.c.model[1]};
     want[0].shape[0] = 4;  // a model with another width
-    assert_int_equal(agir_ckpt_expect(&k, "model", want, 2, &e), AGIR_EINPUT);
-    assert_non_null(strstr(e.msg, "'enc.w' is F32 [3, 64], this model expects F32 [4, 64]"));
-    agir_err_clear(&e);
-    want[0] = c.model[0];
+    assert_int_equal(agir_ckpt_expect(&k, "model", want, 2, &f.e), AGIR_EINPUT);
+    assert_non_null(strstr(f.e.msg, "'enc.w' is F32 [3, 64], this model expects F32 [4, 64]"));
+    agir_err_clear(&f.e);
+    want[0] = f.c.model[0];
     want[0].dtype = AGIR_DT_BF16;
-    assert_int_equal(agir_ckpt_expect(&k, "model", want, 2, &e), AGIR_EINPUT);
-    agir_err_clear(&e);
-    want[0] = c.model[0];
+    assert_int_equal(agir_ckpt_expect(&k, "model", want, 2, &f.e), AGIR_EINPUT);
+    agir_err_clear(&f.e);
+    want[0] = f.c.model[0];
     want[2].name = "dec.w";
-    assert_int_equal(agir_ckpt_expect(&k, "model", want, 3, &e), AGIR_EINPUT);
-    assert_non_null(strstr(e.msg, "no tensor 'dec.w'"));
-    agir_err_clear(&e);
-    assert_int_equal(agir_ckpt_expect(&k, "model", want, 1, &e), AGIR_EINPUT);  // the checkpoint has more
-    assert_non_null(strstr(e.msg, "holds 2 tensors"));
-    agir_err_clear(&e);
-    assert_int_equal(agir_ckpt_expect(&k, "ema", want, 1, &e), AGIR_EINPUT);
-    assert_non_null(strstr(e.msg, "has no ema tensors"));
+    assert_int_equal(agir_ckpt_expect(&k, "model", want, 3, &f.e), AGIR_EINPUT);
+    assert_non_null(strstr(f.e.msg, "no tensor 'dec.w'"));
+    agir_err_clear(&f.e);
+    assert_int_equal(agir_ckpt_expect(&k, "model", want, 1, &f.e), AGIR_EINPUT);  // the checkpoint has more
+    assert_non_null(strstr(f.e.msg, "holds 2 tensors"));
+    agir_err_clear(&f.e);
+    assert_int_equal(agir_ckpt_expect(&k, "ema", want, 1, &f.e), AGIR_EINPUT);
+    assert_non_null(strstr(f.e.msg, "has no ema tensors"));
     agir_ckpt_close(&k);
-    content_free(&c);
+    content_free(&f.c);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,17 +429,13 @@ static void child_loop(const char *dir, int64_t rows) {
 
 static void survives_kills(void **state) {
     (void)state;
-    char dir[256];
-    agir_test_tmpdir(dir, sizeof dir);
     const int64_t rows = 2048;  // 512 KiB per tensor, 1.5 MiB per checkpoint
-    run_content c;
-    content_init(&c, rows);
+    fixture f;
+    fixture_init(&f, rows, 0);
     // Calibrate: kills land anywhere in the first few saves of each child.
-    agir_err e;
-    agir_err_clear(&e);
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    assert_int_equal(save_step(dir, &c, 1, 2, &e), AGIR_OK);
+    assert_int_equal(save_step(f.dir, &f.c, 1, 2, &f.e), AGIR_OK);
     clock_gettime(CLOCK_MONOTONIC, &b);
     double save_s = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
     agir_rng r;
@@ -472,7 +447,7 @@ static void survives_kills(void **state) {
     for (; rounds < 24 || (torn_visible < 6 && rounds < 240); rounds++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
-        if (pid == 0) child_loop(dir, rows);
+        if (pid == 0) child_loop(f.dir, rows);
         useconds_t delay = (useconds_t)(1e6 * save_s * agir_rng_range(&r, 0.2, 4.0));
         usleep(delay);
         assert_int_equal(kill(pid, SIGKILL), 0);
@@ -482,16 +457,16 @@ static void survives_kills(void **state) {
             print_error("child exited by itself with status %d\n", WEXITSTATUS(status));
             fail();
         }
-        torn_visible += hidden_entries(dir) > 0;  // killed inside a save (or a prune)
-        int64_t step = load_step(dir, &c, NULL, 0);  // asserts the contents match the step
-        assert_true(step >= last);                   // never goes back past a committed checkpoint
+        torn_visible += hidden_entries(f.dir) > 0;  // killed inside a save (or a prune)
+        int64_t step = load_step(f.dir, &f.c, NULL, 0);  // asserts the contents match the step
+        assert_true(step >= last);                       // never goes back past a committed checkpoint
         last = step;
     }
     printf("kill test: %d kills, %d inside a save, reached step %lld (one save %.1f ms)\n", rounds, torn_visible,
            (long long)last, 1e3 * save_s);
     assert_true(torn_visible >= 6);
     assert_true(last > 1);
-    content_free(&c);
+    content_free(&f.c);
 }
 
 int main(void) {

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "core/fsio.h"
 #include "datasets/gait.h"
@@ -231,24 +230,13 @@ static void test_byte_deterministic(void **state) {
     free(b);
 }
 
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
-
 static void test_atomic_write(void **state) {
     (void)state;
     char dir[256], path[512], bad[600];
     agir_test_tmpdir(dir, sizeof dir);
     path_in(path, sizeof path, dir, "data.h5");
     write_ref(path);
-    assert_int_equal(count_entries(dir), 1);  // no temporary left behind
+    assert_int_equal(agir_test_count_entries(dir, ""), 1);  // no temporary left behind
     char *before, *after;
     size_t nb, na;
     read_bytes(path, &before, &nb);
@@ -263,7 +251,7 @@ static void test_atomic_write(void **state) {
     read_bytes(path, &after, &na);
     assert_int_equal(na, nb);
     assert_memory_equal(before, after, nb);
-    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(agir_test_count_entries(dir, ""), 1);
     g.frames[5] = 0;
     // A missing folder is the user's to fix (exit 2), with the path in the message.
     snprintf(bad, sizeof bad, "%s/missing/data.h5", dir);
@@ -271,7 +259,7 @@ static void test_atomic_write(void **state) {
     assert_int_equal(agir_gait_write(&g, bad, &e), AGIR_EINPUT);
     assert_non_null(strstr(e.msg, bad));
     assert_null(strchr(e.msg, '\n'));
-    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(agir_test_count_entries(dir, ""), 1);
     agir_gait_free(&g);
     free(before);
     free(after);

@@ -44,15 +44,6 @@ static void random_lora(const agir_llama *m, agir_lora *l, float dropout) {
     for (size_t i = 0; i < l->n_params; i++) l->mem[i] = (float)agir_rng_range(&r, -0.3, 0.3);
 }
 
-static double max_rel(const float *got, const float *ref, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num = fmax(num, fabs((double)got[i] - ref[i]));
-        den = fmax(den, fabs((double)ref[i]));
-    }
-    return den > 0 ? num / den : num;
-}
-
 // Full-forward logits (T, V) of one sequence.
 static float *full_logits(const agir_llama *m, const agir_lora *lora, const int32_t *tok, int T) {
     agir_llama_acts a;
@@ -91,7 +82,7 @@ static void cached_equals_full(const char *name, int with_lora, int T, int prefi
     for (int t = prefix - 1; t < T; t++) {
         int n = t == prefix - 1 ? prefix : 1;
         if (agir_infer_step(&s, tok + t + 1 - n, &n, got, &e)) fail_msg("%s", e.msg);
-        worst = fmax(worst, max_rel(got, want + (size_t)t * V, V));
+        worst = fmax(worst, agir_test_max_rel(got, want + (size_t)t * V, V));
     }
     print_message("%-12s lora=%d T=%d cached vs full: rel err %.2e\n", name, with_lora, T, worst);
     if (!(worst <= 1e-5)) fail_msg("%s: cached logits differ from the full forward by %.3g", name, worst);
@@ -154,7 +145,7 @@ static void batch_prefill_logits(const agir_llama *m) {
     for (int b = 0; b < NB; b++) {
         assert_int_equal(agir_infer_init(&s, m, NULL, 1, MAXP, &e), 0);
         if (agir_infer_step(&s, p[b], &PLEN[b], alone, &e)) fail_msg("%s", e.msg);
-        double r = max_rel(batch + (size_t)b * V, alone, V);
+        double r = agir_test_max_rel(batch + (size_t)b * V, alone, V);
         if (!(r <= 1e-5)) fail_msg("prompt %d: batched logits differ from alone by %.3g", b, r);
         agir_infer_free(&s);
     }

@@ -117,18 +117,9 @@ static void plain_positions(int B, int T, int32_t *pos, int32_t *seg) {
         for (int t = 0; t < T; t++) pos[b * T + t] = t, seg[b * T + t] = 0;
 }
 
-static double max_rel(const float *got, const float *ref, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num = fmax(num, fabs((double)got[i] - ref[i]));
-        den = fmax(den, fabs((double)ref[i]));
-    }
-    return den > 0 ? num / den : num;
-}
-
 static double compare(const char *fx, const char *what, const float *got, const agir_tensor_view *v, size_t n) {
     float *ref = as_f32(v, n);
-    double r = max_rel(got, ref, n);
+    double r = agir_test_max_rel(got, ref, n);
     free(ref);
     print_message("%-12s %-26s rel err %.2e\n", fx, what, r);
     if (!(r <= 1e-4)) fail_msg("%s: %s differs from the reference by %.3g relative", fx, what, r);
@@ -246,7 +237,7 @@ static void packed_equals_unpacked(void **state) {
     int V = f.m.cfg.vocab;
     for (int i = 0; i < L0 + L1; i++) {
         int second = i >= L0, t = second ? i - L0 : i;
-        double r = max_rel(pa.logits + (size_t)i * V, a.logits + (size_t)(second * T + t) * V, V);
+        double r = agir_test_max_rel(pa.logits + (size_t)i * V, a.logits + (size_t)(second * T + t) * V, V);
         if (r > 1e-5) fail_msg("packed logits of token %d differ by %.3g", i, r);
     }
     assert_int_equal(agir_llama_loss(&f.m, &a, lab, n_valid, 1, &loss, &e), 0);
@@ -259,7 +250,7 @@ static void packed_equals_unpacked(void **state) {
     float *g_packed = snapshot(&f, &n);
     print_message("packed loss %.7f unpacked %.7f\n", ploss, loss);
     assert_true(fabs(loss - ploss) <= 1e-6 * fabs(loss));
-    double r = max_rel(g_packed, g_unpacked, n);
+    double r = agir_test_max_rel(g_packed, g_unpacked, n);
     print_message("packed vs unpacked gradients: rel err %.2e over %zu values\n", r, n);
     assert_true(r <= 1e-5);
     // Without the segment mask the packed loss must change (the test can see a missing mask).
@@ -303,7 +294,7 @@ static void accumulation_equals_big_batch(void **state) {
     float *g_acc = snapshot(&f, &n);
     print_message("big-batch loss %.7f, accumulated %.7f\n", loss, sum);
     assert_true(fabs(loss - sum) <= 1e-6 * fabs(loss));
-    double r = max_rel(g_acc, g_big, n);
+    double r = agir_test_max_rel(g_acc, g_big, n);
     print_message("accumulated vs big-batch gradients: rel err %.2e\n", r);
     assert_true(r <= 1e-5);
     free(pos), free(seg), free(g_big), free(g_acc);

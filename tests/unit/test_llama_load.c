@@ -80,15 +80,6 @@ static float *logits_of(const agir_llama *m, const char *fixture, size_t *n) {
     return out;
 }
 
-static double max_rel(const float *got, const float *ref, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num = fmax(num, fabs((double)got[i] - ref[i]));
-        den = fmax(den, fabs((double)ref[i]));
-    }
-    return den > 0 ? num / den : num;
-}
-
 static void same_config(const agir_llama_config *a, const agir_llama_config *b) {
     assert_int_equal(a->vocab, b->vocab);
     assert_int_equal(a->dim, b->dim);
@@ -110,7 +101,7 @@ static void gguf_vs_hf(const char *fixture, const char *file, int exact, double 
     load_gguf(fixture, file, &gg);
     same_config(&hf.cfg, &gg.cfg);
     assert_int_equal(hf.n_floats, gg.n_floats);
-    double inv = max_rel(gg.inv_freq, hf.inv_freq, (size_t)hf.cfg.head_dim / 2);
+    double inv = agir_test_max_rel(gg.inv_freq, hf.inv_freq, (size_t)hf.cfg.head_dim / 2);
     if (inv > 1e-6) fail_msg("%s/%s: RoPE frequencies differ by %.3g", fixture, file, inv);
     if (exact && memcmp(hf.layers[0].w[AGIR_LORA_Q], gg.layers[0].w[AGIR_LORA_Q],
                         sizeof(float) * hf.cfg.n_head * hf.cfg.head_dim * hf.cfg.dim))
@@ -119,7 +110,7 @@ static void gguf_vs_hf(const char *fixture, const char *file, int exact, double 
         fail_msg("%s/%s: weights differ from the HF load", fixture, file);
     size_t n;
     float *a = logits_of(&hf, fixture, &n), *b = logits_of(&gg, fixture, &n);
-    double r = max_rel(b, a, n);
+    double r = agir_test_max_rel(b, a, n);
     print_message("%-12s %-16s logits rel err vs HF %.2e (tolerance %.0e)\n", fixture, file, r, tol);
     if (!(r <= tol)) fail_msg("%s/%s: logits differ from the HF load by %.3g", fixture, file, r);
     free(a), free(b);
@@ -183,7 +174,7 @@ static void gguf_quantized(void **state) {
     const agir_tensor_view *v = agir_st_find(&f, "logits");
     assert_non_null(v);
     assert_int_equal(v->nbytes, n * sizeof(float));
-    double r = max_rel(got, v->data, n), q = max_rel(got, full, n);
+    double r = agir_test_max_rel(got, v->data, n), q = agir_test_max_rel(got, full, n);
     print_message("quantized logits: rel err %.2e vs reference, %.2e vs unquantized weights\n", r, q);
     if (!(r <= 1e-4)) fail_msg("quantized GGUF logits differ from the reference by %.3g", r);
     // Quantization itself must be visible, or the reference would not test dequantization.

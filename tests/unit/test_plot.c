@@ -278,6 +278,15 @@ static void add_walk(agir_gait *g, const char *id, const char *subject, int scor
     free(fr);
 }
 
+// An empty H36M-17 dataset; *e is cleared for the test's own calls.
+static void empty_gait(agir_gait *g, agir_err *e) {
+    agir_err_clear(e);
+    assert_int_equal(agir_gait_init(g, &agir_skel_h36m17, 0, NULL, e), AGIR_OK);
+}
+
+// The walk most pictures show.
+static const walk_params plain_walk = {.step = 0.6, .width = 0.2, .period = 1.1, .lean = 0.05};
+
 // ---- datasets/gait_plot.h -----------------------------------------------------------------------
 
 // Checks one sagittal and one frontal cell of the sheet against the frame's own joint positions,
@@ -312,12 +321,10 @@ static void sheet_draws_bones_where_joints_are(void **state) {
     (void)state;
     agir_gait g;
     agir_err e;
-    agir_err_clear(&e);
-    assert_int_equal(agir_gait_init(&g, &agir_skel_h36m17, 0, NULL, &e), AGIR_OK);
-    const walk_params w = {.step = 0.6, .width = 0.2, .period = 1.1, .lean = 0.05};
+    empty_gait(&g, &e);
     const double headings[2] = {0, 2.4};  // along +x, and turned past the diagonal
-    add_walk(&g, "walk_a", "S1", 1, 200, 20, &w, headings[0]);
-    add_walk(&g, "walk_b", "S1", 2, 180, 30, &w, headings[1]);
+    add_walk(&g, "walk_a", "S1", 1, 200, 20, &plain_walk, headings[0]);
+    add_walk(&g, "walk_b", "S1", 2, 180, 30, &plain_walk, headings[1]);
     char dir[256], path[512];
     agir_test_tmpdir(dir, sizeof dir);
     for (int c = 0; c < 2; c++) {
@@ -368,10 +375,8 @@ static void bad_ids_and_frames_are_input_errors(void **state) {
     (void)state;
     agir_gait g;
     agir_err e;
-    agir_err_clear(&e);
-    assert_int_equal(agir_gait_init(&g, &agir_skel_h36m17, 0, NULL, &e), AGIR_OK);
-    const walk_params w = {.step = 0.6, .width = 0.2, .period = 1.1, .lean = 0.05};
-    add_walk(&g, "SUB01_off_walk_1", "SUB01", 1, 60, 20, &w, 0);
+    empty_gait(&g, &e);
+    add_walk(&g, "SUB01_off_walk_1", "SUB01", 1, 60, 20, &plain_walk, 0);
     char dir[256], path[512];
     agir_test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/x.png", dir);
@@ -390,8 +395,8 @@ static void bad_ids_and_frames_are_input_errors(void **state) {
     assert_false(file_exists(path));
     // More columns than frames: one column per frame.
     agir_gait_free(&g);
-    assert_int_equal(agir_gait_init(&g, &agir_skel_h36m17, 0, NULL, &e), AGIR_OK);
-    add_walk(&g, "tiny", "S", 0, 3, 20, &w, 0);
+    empty_gait(&g, &e);
+    add_walk(&g, "tiny", "S", 0, 3, 20, &plain_walk, 0);
     agir_sheet_layout L;
     agir_err_clear(&e);
     assert_int_equal(agir_plot_gait_sheet(&g, "d.h5", "tiny", 8, path, &L, &e), AGIR_OK);
@@ -409,8 +414,7 @@ static void features_by_score(void **state) {
     (void)state;
     agir_gait g;
     agir_err e;
-    agir_err_clear(&e);
-    assert_int_equal(agir_gait_init(&g, &agir_skel_h36m17, 0, NULL, &e), AGIR_OK);
+    empty_gait(&g, &e);
     // Higher scores walk with shorter, slower steps.
     const int per_score[4] = {5, 4, 3, 2};
     for (int s = 0; s < 4; s++)
@@ -488,11 +492,9 @@ static void command_writes_pngs_and_refuses_bad_input(void **state) {
     if (!agir_test_bin()) agir_test_skip("AGIR_BIN not set (run through ctest)");
     agir_gait g;
     agir_err e;
-    agir_err_clear(&e);
-    assert_int_equal(agir_gait_init(&g, &agir_skel_h36m17, 0, NULL, &e), AGIR_OK);
-    const walk_params w = {.step = 0.6, .width = 0.2, .period = 1.1, .lean = 0.05};
-    add_walk(&g, "SUB01_off_walk_1", "SUB01", 1, 160, 20, &w, 0);
-    add_walk(&g, "SUB02_on_walk_1", "SUB02", 0, 160, 20, &w, 1);
+    empty_gait(&g, &e);
+    add_walk(&g, "SUB01_off_walk_1", "SUB01", 1, 160, 20, &plain_walk, 0);
+    add_walk(&g, "SUB02_on_walk_1", "SUB02", 0, 160, 20, &plain_walk, 1);
     char dir[256], data[512], args[1024];
     agir_test_tmpdir(dir, sizeof dir);
     snprintf(data, sizeof data, "%s/d.h5", dir);

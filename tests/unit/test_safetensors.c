@@ -3,7 +3,6 @@
 // file; the writer round-trips tensors in the caller's order with an 8-byte padded header, and
 // refuses names and types the format cannot hold. Files here are built byte by byte or by the
 // reference implementation, so the reader is checked against the format, not our own writer.
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,17 +297,6 @@ static agir_tensor_view view(const char *name, agir_dtype dt, int ndim, const in
     return v;
 }
 
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
-
 static void writer_round_trip(void **state) {
     (void)state;
     char dir[256], path[512];
@@ -330,7 +318,7 @@ static void writer_round_trip(void **state) {
     agir_err e;
     agir_err_clear(&e);
     assert_int_equal(agir_st_write(path, t, 6, meta, 2, &e), AGIR_OK);
-    assert_int_equal(count_entries(dir), 1);  // no temporary left behind
+    assert_int_equal(agir_test_count_entries(dir, ""), 1);  // no temporary left behind
 
     agir_st_file f;
     assert_int_equal(agir_st_open(path, &f, &e), AGIR_OK);
@@ -400,7 +388,7 @@ static void writer_refuses(void **state) {
     agir_err_clear(&e);
     agir_tensor_view lying = view("a", AGIR_DT_F32, 1, s3, x, 8);
     assert_int_equal(agir_st_write(path, &lying, 1, NULL, 0, &e), AGIR_EINTERNAL);
-    assert_int_equal(count_entries(dir), 0);  // nothing written by any refusal
+    assert_int_equal(agir_test_count_entries(dir, ""), 0);  // nothing written by any refusal
 }
 
 int main(void) {

@@ -1,6 +1,8 @@
 // Helpers shared by the unit tests.
 #include "testutil.h"
 
+#include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +70,25 @@ void agir_test_synth(agir_gait *g, uint8_t **phase, const char *const *base, con
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, AGIR_OK);
     agir_cfg_free(&cfg);
+}
+
+int agir_test_count_entries(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t np = strlen(prefix);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && !strncmp(de->d_name, prefix, np)) n++;
+    closedir(d);
+    return n;
+}
+
+double agir_test_max_rel(const float *got, const float *ref, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num = fmax(num, fabs((double)got[i] - ref[i]));
+        den = fmax(den, fabs((double)ref[i]));
+    }
+    return den > 0 ? num / den : num;
 }

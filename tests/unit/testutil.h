@@ -27,4 +27,10 @@ struct cJSON *agir_test_load_json(const char *rel);
 struct agir_gait;
 void agir_test_synth(struct agir_gait *g, uint8_t **phase, const char *const *base, const char *const *sets);
 
+// Entries of dir other than . and .. whose name starts with prefix ("" for all of them).
+int agir_test_count_entries(const char *dir, const char *prefix);
+// Largest absolute difference between got and ref over the largest |ref| (the difference itself
+// when ref is all zeros): got, ref: (n,) float32.
+double agir_test_max_rel(const float *got, const float *ref, size_t n);
+
 #endif
