@@ -217,7 +217,8 @@ static int seq_json(const agir_vq_eval *r, const agir_gait *g, cJSON *arr) {
 
 cJSON *agir_vq_eval_json(const agir_vq_eval *r, const agir_gait *g) {
     cJSON *o = cJSON_CreateObject(), *cb = NULL, *f = NULL, *seq = NULL;
-    int ok = o && cJSON_AddBoolToObject(o, "quantized", r->quantized) && add(o, "sequences", num((double)r->n_seq)) && add(o, "frames", num((double)r->n_frames)) &&
+    int ok = o && cJSON_AddBoolToObject(o, "quantized", r->quantized) &&
+             add(o, "sequences", num((double)r->n_seq)) && add(o, "frames", num((double)r->n_frames)) &&
              add(o, "codes", num((double)r->n_codes)) && add(o, "mpjpe_mm", num(r->mpjpe_mm)) &&
              add(o, "mpjpe_global_mm", num(r->mpjpe_global_mm)) && (cb = cJSON_AddObjectToObject(o, "codebook")) &&
              add(cb, "size", num(r->codebook_size)) && add(cb, "used", num((double)r->codes_used)) &&

@@ -106,8 +106,11 @@ static int load_data(vq_trainer *t, agir_err *e) {
     agir_motion_opts mo = agir_motion_default_opts(agir_cfg_float(c, "data", "fps"));
     agir_gait g;
     AGIR_TRY(agir_gait_read(&g, path, e));
-    agir_vq_data_opts opt = {t->T, agir_cfg_float(c, "data", "std_floor"), !strcmp(agir_cfg_str(c, "data", "norm"), "group"),
-                             agir_cfg_float(c, "data", "feat_bias"), agir_cfg_bool(c, "data", "mirror")};
+    agir_vq_data_opts opt = {.window = t->T,
+                             .std_floor = agir_cfg_float(c, "data", "std_floor"),
+                             .pool = !strcmp(agir_cfg_str(c, "data", "norm"), "group"),
+                             .feat_bias = agir_cfg_float(c, "data", "feat_bias"),
+                             .mirror = agir_cfg_bool(c, "data", "mirror")};
     int rc = agir_vq_data_load(&t->data, &g, path, &mo, &opt, &sp, (uint64_t)agir_cfg_int(c, "run", "seed"), e);
     agir_gait_free(&g);
     AGIR_TRY(rc);
