@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/bf16.h"
+#include "core/bf16.h"
 
 enum { GGML_QK = 32 };  // weights per block of the Q8_0/Q4_0/Q4_1 types
 

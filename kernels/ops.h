@@ -17,12 +17,11 @@
 extern "C" {
 #endif
 
+#include "core/bf16.h"
 #include "core/error.h"  // inside extern "C" so C++ translation units (kernels/cuda) link to it
 
 typedef enum agir_device { AGIR_DEV_CPU = 0, AGIR_DEV_CUDA = 1 } agir_device;
 
-// bfloat16 as its bit pattern (the upper half of an IEEE float32); see kernels/bf16.h.
-typedef uint16_t agir_bf16;
 
 typedef struct agir_ctx {
     agir_device dev;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/bf16.h"
+#include "core/bf16.h"
 #include "kernels/cpu/llm_ops.h"
 #include "kernels/llm_cuda.h"
 

@@ -1,6 +1,6 @@
 // AdamW on the CPU: the reference update (shapes and formula in kernels/ops.h).
 #include "kernels/backend.h"
-#include "kernels/bf16.h"
+#include "core/bf16.h"
 
 void agir_cpu_adamw(const agir_adamw_coef *c, float *param, agir_bf16 *param16, const float *grad, float *m, float *v,
                     size_t n) {

@@ -8,7 +8,7 @@
 #define AGIR_KERNELS_CUDA_COMMON_CUH
 
 #ifdef AGIR_CUDA_CPU
-#include "tests/cuda_cpu/cuda_cpu.h"  // must precede every CUDA header (it redefines __shared__)
+#include "cuda_cpu.h"  // the test build puts its directory on the include path; must precede every CUDA header (it redefines __shared__)
 #endif
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>

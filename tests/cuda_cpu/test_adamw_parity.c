@@ -4,7 +4,7 @@
 // The CPU op itself is checked against a double-precision reference in tests/unit/test_adamw.c.
 #include "parity.h"
 
-#include "kernels/bf16.h"
+#include "core/bf16.h"
 
 enum { STEPS = 4, BIG = 70000 };
 

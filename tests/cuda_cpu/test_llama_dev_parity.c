@@ -29,7 +29,7 @@
 // device's logits, loss and gradients bit for bit.
 #include "parity.h"
 
-#include "kernels/bf16.h"
+#include "core/bf16.h"
 #include "models/llama.h"
 #include "models/llama_dev.h"
 #include "models/lora.h"

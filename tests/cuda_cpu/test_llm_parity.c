@@ -16,7 +16,7 @@
 // the same bits.
 #include "parity.h"
 
-#include "kernels/bf16.h"
+#include "core/bf16.h"
 #include "kernels/cpu/llm_ops.h"
 #include "kernels/llm_cuda.h"
 #include "models/lora.h"

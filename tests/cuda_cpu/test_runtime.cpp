@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/bf16.h"
+#include "core/bf16.h"
 extern "C" {
 #include "core/rng.h"
 }
@@ -305,7 +305,7 @@ void memory_and_math() {
         memcpy(&bits, &h16[i], sizeof bits);
         diff += bits != agir_f32_to_bf16(in[i]);
     }
-    check(diff == 0, "__float2bfloat16 and kernels/bf16.h round alike", std::to_string(diff) + " differ");
+    check(diff == 0, "__float2bfloat16 and core/bf16.h round alike", std::to_string(diff) + " differ");
 }
 
 // --- misuse ---

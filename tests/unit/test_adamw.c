@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "kernels/bf16.h"
+#include "core/bf16.h"
 #include "kernels/ops.h"
 #include "testutil.h"
 

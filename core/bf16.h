@@ -3,13 +3,14 @@
 // bf16 is the upper 16 bits of an IEEE-754 float32: same exponent range, 8 significant bits.
 // Float to bf16 rounds to nearest, ties to even, like __float2bfloat16; NaN stays a quiet NaN (its
 // payload may differ from CUDA's canonical 0x7fff).
-#ifndef AGIR_KERNELS_BF16_H
-#define AGIR_KERNELS_BF16_H
+#ifndef AGIR_CORE_BF16_H
+#define AGIR_CORE_BF16_H
 
 #include <stdint.h>
 #include <string.h>
 
-#include "kernels/ops.h"
+// bfloat16 as its bit pattern (the upper half of an IEEE float32).
+typedef uint16_t agir_bf16;
 
 static inline float agir_bf16_to_f32(agir_bf16 h) {
     uint32_t u = (uint32_t)h << 16;
