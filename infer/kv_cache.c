@@ -1,6 +1,7 @@
 // KV-cached forward pass for generation (see kv_cache.h): the training forward's layer halves
 // (agir_llama_layer_qkv_fwd, agir_llama_layer_out_fwd) applied to the new tokens only, with their
-// keys and values stored in the cache and attention reading it in between.
+// keys and values stored in the cache and attention reading it in between, all through the ops of
+// the weights' context.
 #include "infer/kv_cache.h"
 
 #include <stdlib.h>
@@ -8,8 +9,8 @@
 
 // At most this many cached positions per sequence, sequences per cache and new tokens per step:
 // keeps every size product far from overflow (totals are still checked where they are formed).
-// Attention takes a sequence's new rows ATT_ROWS at a time, so its probabilities need
-// (ATT_ROWS, H, T_max) floats of scratch however long the prompt.
+// Attention takes a sequence's new rows ATT_ROWS at a time, so its saved rows need scratch for
+// (ATT_ROWS, H, T_max) at most, however long the prompt.
 enum { MAX_T = 1 << 20, MAX_B = 1 << 12, MAX_STEP = 1 << 24, ATT_ROWS = 128 };
 
 size_t agir_kv_cache_bytes(const agir_llama_config *c, int B, int T_max) {
@@ -21,44 +22,68 @@ size_t agir_kv_cache_bytes(const agir_llama_config *c, int B, int T_max) {
     return n;
 }
 
-int agir_infer_init(agir_infer *s, const agir_llama *m, const agir_lora *lora, int B, int T_max, agir_err *e) {
+static const agir_ctx *ctx_of(const agir_infer *s) { return s->w->ctx; }
+static size_t act_size(const agir_infer *s) { return agir_ftype_size(agir_act_ftype(ctx_of(s))); }
+static void *at(const void *p, size_t n, size_t es) { return (char *)p + n * es; }
+
+int agir_infer_open(agir_infer *s, const agir_llama_weights *w, int B, int T_max, agir_err *e) {
     memset(s, 0, sizeof *s);
-    const agir_llama_config *c = &m->cfg;
+    const agir_llama_config *c = &w->m->cfg;
     if (B < 1 || B > MAX_B) return AGIR_BAD(e, "generation: batch of %d sequences (hint: 1 to %d)", B, MAX_B);
     if (T_max < 1 || T_max > MAX_T)
         return AGIR_BAD(e, "generation: context of %d positions (hint: 1 to %d)", T_max, MAX_T);
-    if (lora && lora->n_layer != c->n_layer)
-        return AGIR_BAD(e, "adapter has %d layers, the model %d (hint: the adapter belongs to another model)",
-                        lora->n_layer, c->n_layer);
-    size_t bytes = agir_kv_cache_bytes(c, B, T_max);
-    s->m = m;
-    if (lora) {
-        s->lora = *lora;
-        s->lora.cfg.dropout = 0;  // inference: the adapter's expected output, no masks
-        s->has_lora = 1;
-    }
+    s->m = w->m;
+    s->w = w;
     agir_kv_cache *kv = &s->kv;
     *kv = (agir_kv_cache){.L = c->n_layer, .B = B, .KVH = c->n_kv_head, .T_max = T_max, .D = c->head_dim};
+    size_t f32_bytes = agir_kv_cache_bytes(c, B, T_max);
+    size_t bytes = f32_bytes == SIZE_MAX ? SIZE_MAX : f32_bytes / sizeof(float) * act_size(s);
     kv->len = calloc((size_t)B, sizeof *kv->len);
     kv->tok = malloc((size_t)B * T_max * sizeof *kv->tok);
-    kv->seg = calloc((size_t)T_max, sizeof *kv->seg);
-    kv->k = bytes == SIZE_MAX ? NULL : malloc(bytes);
-    if (!kv->len || !kv->tok || !kv->seg || !kv->k) {
+    int rc = !kv->len || !kv->tok || bytes == SIZE_MAX;
+    if (!rc) rc = agir_dev_alloc(ctx_of(s), bytes, &kv->k, e);
+    if (!rc) rc = agir_dev_alloc(ctx_of(s), (size_t)T_max * sizeof *kv->seg, (void **)&kv->seg, e);
+    if (!rc) rc = agir_dev_zero(ctx_of(s), kv->seg, (size_t)T_max * sizeof *kv->seg, e);
+    if (rc) {
         agir_infer_free(s);
         return AGIR_BAD(e, "generation: a KV cache of %d x %d positions needs %zu MB, which is not available "
-                        "(hint: lower the batch, --max-tokens or --context)", B, T_max, bytes >> 20);
+                        "(hint: lower the batch, --max-tokens or --context)", B, T_max,
+                        bytes == SIZE_MAX ? SIZE_MAX >> 20 : bytes >> 20);
     }
-    kv->v = kv->k + bytes / sizeof(float) / 2;
+    kv->v = at(kv->k, bytes / act_size(s) / 2, act_size(s));
+    return 0;
+}
+
+int agir_infer_init(agir_infer *s, const agir_llama *m, const agir_lora *lora, int B, int T_max, agir_err *e) {
+    memset(s, 0, sizeof *s);
+    agir_ctx cpu;
+    agir_llama_weights w;
+    AGIR_TRY(agir_ctx_open(&cpu, AGIR_DEV_CPU, e));
+    AGIR_TRY(agir_llama_weights_open(&w, &cpu, AGIR_F32, m, lora, e));  // aliases m and lora: no copy
+    int rc = agir_infer_open(s, &w, B, T_max, e);
+    if (rc) {
+        agir_llama_weights_close(&w);
+        return rc;
+    }
+    s->own_ctx = cpu;
+    s->own_w = w;
+    s->own_w.ctx = &s->own_ctx;
+    s->w = &s->own_w;
     return 0;
 }
 
 void agir_infer_free(agir_infer *s) {
+    if (s->w) {
+        agir_dev_free(ctx_of(s), s->kv.k);
+        agir_dev_free(ctx_of(s), s->kv.seg);
+        agir_dev_free(ctx_of(s), s->mem);
+    }
     free(s->kv.len);
     free(s->kv.tok);
-    free(s->kv.seg);
-    free(s->kv.k);
     free(s->pos);
-    free(s->mem);
+    free(s->tab);
+    if (s->own_w.m) agir_llama_weights_close(&s->own_w);
+    agir_ctx_close(&s->own_ctx);
     memset(s, 0, sizeof *s);
 }
 
@@ -66,93 +91,122 @@ void agir_infer_truncate(agir_infer *s, int b, int len) {
     if (len < s->kv.len[b]) s->kv.len[b] = len < 0 ? 0 : len;
 }
 
-static float *take(float **p, size_t n) {
-    float *r = *p;
-    *p += n;
-    return r;
+// Consecutive aligned ranges of one block; a first pass with base == NULL only counts.
+typedef struct block {
+    char *base;
+    size_t used;
+    int overflow;
+} block;
+
+static void *take(block *b, size_t count, size_t size) {
+    size_t n, end, start = (b->used + 255) & ~(size_t)255;
+    if (start < b->used || agir_mul_ok(count, size, &n) || agir_add_ok(start, n, &end)) {
+        b->overflow = 1;
+        return NULL;
+    }
+    b->used = end;
+    return b->base ? b->base + start : NULL;
+}
+
+static void layout_scratch(agir_infer *s, int N, block *b) {
+    const agir_llama_config *c = &s->m->cfg;
+    size_t n = (size_t)N, C = c->dim, HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
+    size_t r = s->w->lora ? (size_t)s->w->lora->cfg.rank : 0, B = (size_t)s->kv.B, es = act_size(s), f4 = sizeof(float);
+    int att_rows = N < ATT_ROWS ? N : ATT_ROWS;
+    s->ids = take(b, n, sizeof(int32_t));
+    s->x = take(b, n * C, es);
+    s->ln = take(b, n * C, es);
+    s->q = take(b, n * HD, es);
+    s->ao = take(b, n * HD, es);
+    s->k = take(b, n * KD, es);
+    s->v = take(b, n * KD, es);
+    s->gate = take(b, n * c->ffn, es);
+    s->up = take(b, n * c->ffn, es);
+    s->rstd = take(b, n, f4);
+    s->cos_t = take(b, n * (c->head_dim / 2), f4);
+    s->sin_t = take(b, n * (c->head_dim / 2), f4);
+    s->lora_h = r ? take(b, n * r, es) : NULL;
+    s->att = take(b, agir_attention_saved_floats(ctx_of(s), 1, att_rows, s->kv.T_max, c->n_head), f4);
+    s->last = take(b, B * C, es);
+    s->last_ln = take(b, B * C, es);
+    s->logits = take(b, B * c->vocab, es);
 }
 
 // Scratch for N ≤ MAX_STEP new rows; the total size is checked.
 static int ensure_cap(agir_infer *s, int N, agir_err *e) {
     if (N <= s->cap) return 0;
-    const agir_llama_config *c = &s->m->cfg;
-    size_t n = (size_t)N, C = c->dim, HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
-    size_t r = s->has_lora ? (size_t)s->lora.cfg.rank : 0, B = (size_t)s->kv.B;
-    size_t per_row = 2 * C + 2 * HD + 2 * KD + 2 * (size_t)c->ffn + 1 + (size_t)c->head_dim + r;
-    size_t att_rows = n < ATT_ROWS ? n : ATT_ROWS, att = att_rows * c->n_head * s->kv.T_max, total;
-    if (agir_mul_ok(n, per_row, &total) || agir_add_ok(total, att, &total) || agir_add_ok(total, 2 * B * C, &total))
-        return AGIR_BAD(e, "generation: %d new tokens in one step overflow the scratch size", N);
-    free(s->mem);
+    size_t half = (size_t)s->m->cfg.head_dim / 2;
+    block b = {0};
+    layout_scratch(s, N, &b);
+    if (b.overflow) return AGIR_BAD(e, "generation: %d new tokens in one step overflow the scratch size", N);
+    agir_dev_free(ctx_of(s), s->mem);
     free(s->pos);
+    free(s->tab);
+    s->mem = NULL;
     s->cap = 0;
-    s->mem = malloc(total * sizeof(float));
-    s->pos = malloc(n * (sizeof *s->pos + sizeof *s->row_seq));
-    if (!s->mem || !s->pos) return AGIR_BAD(e, "generation: no memory for %d new tokens (hint: shorter prompts)", N);
-    s->row_seq = (int *)(s->pos + n);
-    float *p = s->mem;
-    s->x = take(&p, n * C);
-    s->ln = take(&p, n * C);
-    s->q = take(&p, n * HD);
-    s->ao = take(&p, n * HD);
-    s->k = take(&p, n * KD);
-    s->v = take(&p, n * KD);
-    s->gate = take(&p, n * c->ffn);
-    s->up = take(&p, n * c->ffn);
-    s->rstd = take(&p, n);
-    s->cos_t = take(&p, n * (c->head_dim / 2));
-    s->sin_t = take(&p, n * (c->head_dim / 2));
-    s->lora_h = take(&p, n * r);
-    s->att = take(&p, att);
-    s->last = take(&p, B * C);
-    s->last_ln = take(&p, B * C);
+    s->pos = malloc((size_t)N * (sizeof *s->pos + sizeof *s->row_seq));
+    s->tab = malloc(2 * (size_t)N * half * sizeof *s->tab);
+    if (!s->pos || !s->tab || agir_dev_alloc(ctx_of(s), b.used, &s->mem, e))
+        return AGIR_BAD(e, "generation: no memory for %d new tokens (hint: shorter prompts)", N);
+    s->row_seq = (int *)(s->pos + N);
+    b = (block){.base = s->mem};
+    layout_scratch(s, N, &b);
     s->cap = N;
     return 0;
 }
 
-// Copies this step's keys and values of layer l into the cache at their positions.
-static void cache_store(agir_infer *s, int l, int N) {
+// Layer l's keys (or values) of sequence b at position p in the cache.
+static void *cache_at(const agir_infer *s, void *base, int l, int b, int p) {
+    const agir_kv_cache *kv = &s->kv;
+    return at(base, (((size_t)l * kv->B + b) * kv->T_max + p) * kv->KVH * kv->D, act_size(s));
+}
+
+// Copies this step's keys and values of layer l into the cache: each sequence's new rows are
+// consecutive positions, so one copy per sequence.
+static int cache_store(agir_infer *s, int l, const int *n, agir_err *e) {
     agir_kv_cache *kv = &s->kv;
-    size_t KD = (size_t)kv->KVH * kv->D;
-    for (int r = 0; r < N; r++) {
-        size_t at = (((size_t)l * kv->B + s->row_seq[r]) * kv->T_max + s->pos[r]) * KD;
-        memcpy(kv->k + at, s->k + r * KD, KD * sizeof(float));
-        memcpy(kv->v + at, s->v + r * KD, KD * sizeof(float));
+    size_t KD = (size_t)kv->KVH * kv->D, es = act_size(s);
+    for (int b = 0, r = 0; b < kv->B; r += n[b], b++) {
+        if (!n[b]) continue;
+        size_t bytes = (size_t)n[b] * KD * es;
+        AGIR_TRY(agir_dev_copy(ctx_of(s), cache_at(s, kv->k, l, b, s->pos[r]), at(s->k, r * KD, es), bytes, e));
+        AGIR_TRY(agir_dev_copy(ctx_of(s), cache_at(s, kv->v, l, b, s->pos[r]), at(s->v, r * KD, es), bytes, e));
     }
+    return 0;
 }
 
 // Each sequence's new rows (n[b] of them, after the rows of the sequences before it) attend to its
 // cached positions 0 .. pos through the training forward's attention, with the rows' first position
 // as query offset.
-static void cached_attention(agir_infer *s, int l, const int *n) {
+static int cached_attention(agir_infer *s, int l, const int *n, agir_err *e) {
     const agir_kv_cache *kv = &s->kv;
     int H = s->m->cfg.n_head;
-    size_t HD = (size_t)H * kv->D, KD = (size_t)kv->KVH * kv->D;
-    for (int b = 0, r = 0; b < kv->B; r += n[b], b++) {
-        size_t cache = ((size_t)l * kv->B + b) * kv->T_max * KD;
+    size_t HD = (size_t)H * kv->D, es = act_size(s);
+    for (int b = 0, r = 0; b < kv->B; r += n[b], b++)
         for (int i = 0; i < n[b]; i += ATT_ROWS) {
             int rows = n[b] - i < ATT_ROWS ? n[b] - i : ATT_ROWS;
-            size_t at = (size_t)(r + i) * HD;
-            agir_attention_fwd(s->ao + at, s->att, s->q + at, kv->k + cache, kv->v + cache, kv->seg, 1, rows,
-                               s->pos[r + i], H, kv->KVH, kv->D);
+            size_t o = (size_t)(r + i) * HD;
+            AGIR_TRY(agir_op_attention_fwd(ctx_of(s), at(s->ao, o, es), s->att, at(s->q, o, es),
+                                           cache_at(s, kv->k, l, b, 0), cache_at(s, kv->v, l, b, 0), kv->seg, 1, rows,
+                                           s->pos[r + i], H, kv->KVH, kv->D, e));
         }
-    }
+    return 0;
 }
 
 // Layer l over the N new rows: the residual s->x is updated in place, the other buffers are
 // scratch shared by all layers.
-static void layer_fwd(agir_infer *s, int l, int N, const int *n) {
+static int layer_fwd(agir_infer *s, int l, int N, const int *n, agir_err *e) {
     agir_lora_act act[AGIR_LORA_NTARGET];
-    for (int t = 0; t < AGIR_LORA_NTARGET; t++) act[t] = (agir_lora_act){.h = s->lora_h};  // dropout 0: no u
+    for (int t = 0; t < AGIR_LORA_NTARGET; t++) act[t] = (agir_lora_act){.h = s->lora_h};  // no dropout: no u
     const agir_llama_layer_bufs b = {
         .N = N, .x = s->x, .mid = s->x, .out = s->x, .ln1 = s->ln, .ln2 = s->ln, .rstd1 = s->rstd, .rstd2 = s->rstd,
         .q = s->q, .ao = s->ao, .k = s->k, .v = s->v, .gate = s->gate, .up = s->up, .act = s->gate,
         .cos_t = s->cos_t, .sin_t = s->sin_t, .lora = act, .dropout = NULL,
     };
-    const agir_lora *lora = s->has_lora ? &s->lora : NULL;
-    agir_llama_layer_qkv_fwd(s->m, lora, l, &b);
-    cache_store(s, l, N);
-    cached_attention(s, l, n);
-    agir_llama_layer_out_fwd(s->m, lora, l, &b);
+    AGIR_TRY(agir_llama_layer_qkv_fwd(s->w, l, &b, e));
+    AGIR_TRY(cache_store(s, l, n, e));
+    AGIR_TRY(cached_attention(s, l, n, e));
+    return agir_llama_layer_out_fwd(s->w, l, &b, e);
 }
 
 static int check_step(const agir_infer *s, const int32_t *tokens, const int *n, int *N, agir_err *e) {
@@ -175,10 +229,22 @@ static int check_step(const agir_infer *s, const int32_t *tokens, const int *n, 
     return 0;
 }
 
+// The new rows' ids, positions and RoPE tables onto the device.
+static int upload_rows(agir_infer *s, const int32_t *tokens, int N, agir_err *e) {
+    const agir_llama *m = s->m;
+    size_t nt = (size_t)N * (m->cfg.head_dim / 2);
+    agir_rope_table(s->tab, s->tab + nt, s->pos, m->inv_freq, N, m->cfg.head_dim);
+    AGIR_TRY(agir_dev_upload(ctx_of(s), s->ids, tokens, (size_t)N * sizeof *tokens, e));
+    AGIR_TRY(agir_dev_upload(ctx_of(s), s->cos_t, s->tab, nt * sizeof *s->tab, e));
+    return agir_dev_upload(ctx_of(s), s->sin_t, s->tab + nt, nt * sizeof *s->tab, e);
+}
+
 int agir_infer_step(agir_infer *s, const int32_t *tokens, const int *n, float *logits, agir_err *e) {
+    const agir_llama_weights *w = s->w;
     const agir_llama *m = s->m;
     const agir_llama_config *c = &m->cfg;
     int N = 0, C = c->dim, V = c->vocab;
+    size_t es = act_size(s);
     AGIR_TRY(check_step(s, tokens, n, &N, e));
     if (N == 0) return 0;
     AGIR_TRY(ensure_cap(s, N, e));
@@ -188,20 +254,25 @@ int agir_infer_step(agir_infer *s, const int32_t *tokens, const int *n, float *l
             s->pos[r] = s->kv.len[b] + i;
             s->kv.tok[(size_t)b * s->kv.T_max + s->pos[r]] = tokens[r];
         }
-    agir_rope_table(s->cos_t, s->sin_t, s->pos, m->inv_freq, N, c->head_dim);
-    agir_embedding_fwd(s->x, tokens, m->embed, m->new_embed, m->v0, N, C);
-    for (int l = 0; l < c->n_layer; l++) layer_fwd(s, l, N, n);
+    AGIR_TRY(upload_rows(s, tokens, N, e));
+    // x = embed(tokens): (N, C)
+    int n_new = V - m->v0;
+    AGIR_TRY(agir_op_embedding_fwd(ctx_of(s), s->x, s->ids, w->embed,
+                                   n_new ? at(w->embed, (size_t)m->v0 * C, agir_ftype_size(w->wdt)) : NULL, w->wdt,
+                                   m->v0, n_new, N, C, e));
+    for (int l = 0; l < c->n_layer; l++) AGIR_TRY(layer_fwd(s, l, N, n, e));
     // Only each sequence's last new row needs logits: one product over those rows.
     int nb = 0;
     for (int b = 0, r = 0; b < s->kv.B; b++) {
         r += n[b];
         s->kv.len[b] += n[b];
-        if (n[b]) memcpy(s->last + (size_t)nb++ * C, s->x + (size_t)(r - 1) * C, sizeof(float) * C);
+        if (n[b]) AGIR_TRY(agir_dev_copy(ctx_of(s), at(s->last, (size_t)nb++ * C, es), at(s->x, (size_t)(r - 1) * C, es),
+                                         C * es, e));
     }
-    agir_rmsnorm_fwd(s->last_ln, s->rstd, s->last, m->norm, nb, C, c->eps);
-    // The rows land at the top of logits in order, then move to their sequence's row (backwards,
+    AGIR_TRY(agir_llama_head_fwd(w, s->logits, s->last_ln, s->rstd, s->last, nb, e));  // logits: (nb, V)
+    AGIR_TRY(agir_dev_download_f32(ctx_of(s), logits, s->logits, agir_act_ftype(ctx_of(s)), (size_t)nb * V, e));
+    // The rows landed at the top of logits in order; move them to their sequence's row (backwards,
     // so no row is overwritten before it moves).
-    agir_linear_fwd(logits, V, s->last_ln, m->head, NULL, nb, C, V, 0);
     for (int b = s->kv.B - 1; b >= 0 && nb > 0; b--) {
         if (!n[b]) continue;
         nb--;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "kernels/cpu/vq_ops.h"
+#include "kernels/llm_ops.h"
 #include "kernels/ops.h"
 
 #ifdef __cplusplus
@@ -73,6 +74,76 @@ AGIR_HD static inline double agir_loss_elem(agir_loss_kind k, double d, double *
 void agir_cpu_adamw(const agir_adamw_coef *c, float *param, agir_bf16 *param16, const float *grad, float *m, float *v,
                     size_t n);
 void agir_cpu_sum_sumsq(const float *x, size_t n, float *out);
+
+// ---- LLM ops (kernels/llm_ops.h) ---------------------------------------------------------------
+// CPU kernels (kernels/cpu/llm_ops.c) over fp32 activations, arguments already validated. Those that
+// take a weight dtype widen bf16 weights on the fly, which needs scratch memory: they return AGIR_OK
+// or an out-of-memory error. The attention kernels run their products through cblas_sgemm per
+// (batch, head): call them from serial code, never inside an OpenMP region.
+
+// Below this much work (elements or multiply-adds) a CPU loop runs on one thread: waking an OpenMP
+// team costs more than it saves, and far more on a loaded machine.
+#define AGIR_CPU_PAR_MIN ((size_t)1 << 15)
+
+void agir_cpu_embedding_fwd(float *out, const int32_t *ids, const void *base, const void *extra, agir_ftype wdt,
+                            int V0, int N, int C);
+void agir_cpu_embedding_bwd(float *dbase, float *dextra, const float *dout, const int32_t *ids, int V0, int N, int C);
+int agir_cpu_rmsnorm_fwd(float *y, float *rstd, const float *x, const void *w, agir_ftype wdt, int N, int C, float eps,
+                         agir_err *e);
+int agir_cpu_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const void *w, agir_ftype wdt,
+                         const float *rstd, int N, int C, agir_err *e);
+void agir_cpu_rope(float *x, const float *cos_t, const float *sin_t, int N, int nh, int D, int inverse);
+// att: (B, H, T, Tk) probabilities; datt: (B, H, T, T) scratch.
+void agir_cpu_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v,
+                            const int32_t *seg, int B, int T, int q0, int H, int KVH, int D);
+void agir_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
+                            const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int D);
+void agir_cpu_swiglu_fwd(float *out, const float *gate, const float *up, size_t n);
+void agir_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
+int agir_cpu_linear_fwd(float *y, int ldy, const float *x, const void *W, const void *b, agir_ftype wdt, int N, int C,
+                        int OC, float alpha, float beta, agir_err *e);
+int agir_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, int ldy, const float *x, const void *W,
+                        agir_ftype wdt, int N, int C, int OC, float alpha, agir_err *e);
+void agir_cpu_dropout(float *dst, const float *src, int N, int in, float p, const agir_rng *rng, int accumulate);
+// Returns Σ_valid -log p[label] · scale, summed in double in a fixed order.
+double agir_cpu_softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int N, int V, float scale);
+
+#ifdef AGIR_HAVE_CUDA
+// CUDA launchers (kernels/cuda/llm_rows.cu, attention.cu, xent.cu, lora.cu, linear.cu) over bf16
+// activations and bf16 weights.
+int agir_cuda_embedding_fwd(const agir_ctx *c, agir_bf16 *out, const int32_t *ids, const agir_bf16 *base,
+                            const agir_bf16 *extra, int V0, int V1, int N, int C, agir_err *e);
+int agir_cuda_embedding_bwd(const agir_ctx *c, float *dbase, float *dextra, const agir_bf16 *dout, const int32_t *ids,
+                            int V0, int V1, int N, int C, agir_err *e);
+int agir_cuda_rmsnorm_fwd(const agir_ctx *c, agir_bf16 *y, float *rstd, const agir_bf16 *x, const agir_bf16 *w, int N,
+                          int C, float eps, agir_err *e);
+int agir_cuda_rmsnorm_bwd(const agir_ctx *c, agir_bf16 *dx, float *dw, const agir_bf16 *dy, const agir_bf16 *x,
+                          const agir_bf16 *w, const float *rstd, int N, int C, agir_err *e);
+int agir_cuda_rope(const agir_ctx *c, agir_bf16 *x, const float *cos_t, const float *sin_t, int N, int nh, int D,
+                   int inverse, agir_err *e);
+// lse: (B, H, T) log-sum-exp rows; delta: (B, H, T) scratch.
+int agir_cuda_attention_fwd(const agir_ctx *c, agir_bf16 *out, float *lse, const agir_bf16 *q, const agir_bf16 *k,
+                            const agir_bf16 *v, const int32_t *seg, int B, int T, int q0, int H, int KVH, int D,
+                            agir_err *e);
+int agir_cuda_attention_bwd(const agir_ctx *c, agir_bf16 *dq, agir_bf16 *dk, agir_bf16 *dv, float *delta,
+                            const agir_bf16 *dout, const agir_bf16 *out, const float *lse, const agir_bf16 *q,
+                            const agir_bf16 *k, const agir_bf16 *v, const int32_t *seg, int B, int T, int H, int KVH,
+                            int D, agir_err *e);
+int agir_cuda_swiglu_fwd(const agir_ctx *c, agir_bf16 *out, const agir_bf16 *gate, const agir_bf16 *up, size_t n,
+                         agir_err *e);
+int agir_cuda_swiglu_bwd(const agir_ctx *c, agir_bf16 *dgate, agir_bf16 *dup, const agir_bf16 *dout,
+                         const agir_bf16 *gate, const agir_bf16 *up, size_t n, agir_err *e);
+// losses: (N) f32 per-row losses; loss: (1) f32 their sum in a fixed order.
+int agir_cuda_softmax_xent(const agir_ctx *c, agir_bf16 *dlogits, float *losses, float *loss, const agir_bf16 *logits,
+                           const int32_t *labels, int N, int V, float scale, agir_err *e);
+// keep_min: an element is kept when (64-bit draw >> 11) ≥ keep_min, i.e. uniform ≥ p exactly.
+int agir_cuda_dropout(const agir_ctx *c, agir_bf16 *dst, const agir_bf16 *src, int N, int in, uint64_t keep_min,
+                      float keep_scale, uint64_t seed, uint64_t stream, int accumulate, agir_err *e);
+int agir_cuda_linear_fwd(const agir_ctx *c, agir_bf16 *y, int ldy, const agir_bf16 *x, const agir_bf16 *W,
+                         const agir_bf16 *b, int N, int C, int OC, float alpha, float beta, agir_err *e);
+int agir_cuda_linear_bwd(const agir_ctx *c, agir_bf16 *dx, float *dW, float *db, const agir_bf16 *dy, int ldy,
+                         const agir_bf16 *x, const agir_bf16 *W, int N, int C, int OC, float alpha, agir_err *e);
+#endif
 
 #ifdef AGIR_HAVE_CUDA
 int agir_cuda_device_count(void);

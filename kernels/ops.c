@@ -17,6 +17,10 @@
 
 const char *agir_device_name(agir_device d) { return d == AGIR_DEV_CUDA ? "cuda" : "cpu"; }
 
+size_t agir_ftype_size(agir_ftype t) { return t == AGIR_BF16 ? sizeof(agir_bf16) : sizeof(float); }
+const char *agir_ftype_name(agir_ftype t) { return t == AGIR_BF16 ? "bf16" : "f32"; }
+agir_ftype agir_act_ftype(const agir_ctx *c) { return c->dev == AGIR_DEV_CUDA ? AGIR_BF16 : AGIR_F32; }
+
 int agir_device_count(agir_device d) {
     if (d == AGIR_DEV_CPU) return 1;
 #ifdef AGIR_HAVE_CUDA
@@ -108,6 +112,28 @@ int agir_dev_copy(const agir_ctx *c, void *dst, const void *src, size_t bytes, a
     if (!bytes) return AGIR_OK;
     if (!dst || !src) return AGIR_BUG(e, "NULL pointer in a copy of %zu bytes", bytes);
     DISPATCH(c, e, memmove(dst, src, bytes), agir_cuda_copy_d2d(c->stream, dst, src, bytes, e));
+}
+
+int agir_dev_upload_as(const agir_ctx *c, void *dst, agir_ftype t, const float *src, size_t n, agir_err *e) {
+    if (t == AGIR_F32) return agir_dev_upload(c, dst, src, n * sizeof(float), e);
+    if (!n) return AGIR_OK;
+    agir_bf16 *h = malloc(n * sizeof *h);
+    if (!h) return AGIR_BAD(e, "out of memory converting %zu values to bf16 (hint: use a smaller model)", n);
+    for (size_t i = 0; i < n; i++) h[i] = agir_f32_to_bf16(src[i]);
+    int rc = agir_dev_upload(c, dst, h, n * sizeof *h, e);
+    free(h);
+    return rc;
+}
+
+int agir_dev_download_f32(const agir_ctx *c, float *dst, const void *src, agir_ftype t, size_t n, agir_err *e) {
+    if (t == AGIR_F32) return agir_dev_download(c, dst, src, n * sizeof(float), e);
+    if (!n) return AGIR_OK;
+    agir_bf16 *h = malloc(n * sizeof *h);
+    if (!h) return AGIR_BAD(e, "out of memory reading %zu bf16 values back", n);
+    int rc = agir_dev_download(c, h, src, n * sizeof *h, e);
+    for (size_t i = 0; !rc && i < n; i++) dst[i] = agir_bf16_to_f32(h[i]);
+    free(h);
+    return rc;
 }
 
 // The schedule and config layers validate user values; reaching an op with bad ones is a bug.

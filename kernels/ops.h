@@ -22,6 +22,12 @@ extern "C" {
 
 typedef enum agir_device { AGIR_DEV_CPU = 0, AGIR_DEV_CUDA = 1 } agir_device;
 
+// Float types of tensors that ops take in more than one precision (checkpoint files have their
+// own, wider agir_dtype: checkpoints/tensor_view.h).
+typedef enum agir_ftype { AGIR_F32 = 0, AGIR_BF16 = 1 } agir_ftype;
+size_t agir_ftype_size(agir_ftype t);
+const char *agir_ftype_name(agir_ftype t);  // "f32" or "bf16"
+
 
 typedef struct agir_ctx {
     agir_device dev;
@@ -45,6 +51,9 @@ int agir_ctx_open(agir_ctx *c, agir_device dev, agir_err *e);
 void agir_ctx_close(agir_ctx *c);  // safe on a zeroed or already closed context
 // Waits until every op queued on the context has finished (no-op on the CPU).
 int agir_ctx_sync(const agir_ctx *c, agir_err *e);
+// The dtype of activations and their gradients on the context: fp32 on the CPU (the reference),
+// bf16 on CUDA (kernels/llm_ops.h).
+agir_ftype agir_act_ftype(const agir_ctx *c);
 
 // Memory on the context's device, not initialised (the CUDA test runtime fills it with NaN bytes).
 int agir_dev_alloc(const agir_ctx *c, size_t bytes, void **out, agir_err *e);
@@ -55,6 +64,10 @@ int agir_dev_download(const agir_ctx *c, void *dst, const void *src, size_t byte
 // Zeroes device memory / copies within the device, queued after the ops before them like an op.
 int agir_dev_zero(const agir_ctx *c, void *p, size_t bytes, agir_err *e);
 int agir_dev_copy(const agir_ctx *c, void *dst, const void *src, size_t bytes, agir_err *e);
+// dst: (n) of dtype t on the device = src: (n) f32 on the host, rounded to nearest even for bf16.
+int agir_dev_upload_as(const agir_ctx *c, void *dst, agir_ftype t, const float *src, size_t n, agir_err *e);
+// dst: (n) f32 on the host = src: (n) of dtype t on the device, widened exactly.
+int agir_dev_download_f32(const agir_ctx *c, float *dst, const void *src, agir_ftype t, size_t n, agir_err *e);
 
 // AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019) in PyTorch's
 // formulation: g' = grad_scale·g; m = β1·m + (1-β1)·g'; v = β2·v + (1-β2)·g'²;

@@ -1,12 +1,13 @@
-// Llama-family model on the CPU: weights, activation arena, forward, fused loss, backward (see
-// llama.h), and the tables of layer tensors and activations that the device model (llama_dev.c)
-// lays out the same way. Loading checkpoints lives in llama_load.c.
+// Llama-family model (see llama.h): the host weights and their tables, the model placed on a context,
+// the activation arena, forward, fused loss and backward, written once over kernels/llm_ops.h.
+// Loading checkpoints lives in llama_load.c.
 #include "models/llama.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bf16.h"
 
 // Limits well above any model AGIR trains on the CPU; they keep every size product far from
 // overflow before the checked totals are formed.
@@ -153,169 +154,424 @@ void agir_llama_act_widths(const agir_llama_config *c, size_t w[AGIR_LLAMA_NACT]
     memcpy(w, per, sizeof per);
 }
 
-static void layout_acts(agir_llama_acts *a, const agir_llama *m, const agir_lora *lora, arena *ar) {
+
+// ---- placing the model on a context --------------------------------------------------------------
+
+// Consecutive aligned byte ranges of one block; a first pass with base == NULL only counts.
+typedef struct block {
+    char *base;
+    size_t used;
+    int overflow;
+} block;
+
+static void *take(block *b, size_t count, size_t size) {
+    size_t n, end, start = (b->used + 255) & ~(size_t)255;
+    if (start < b->used || agir_mul_ok(count, size, &n) || agir_add_ok(start, n, &end)) {
+        b->overflow = 1;
+        return NULL;
+    }
+    b->used = end;
+    return b->base ? b->base + start : NULL;
+}
+
+// Runs layout twice, counting then carving one block of the context's memory into *mem.
+static int carve_block(const agir_ctx *c, void (*layout)(void *, block *), void *obj, void **mem, size_t *bytes,
+                       const char *what, agir_err *e) {
+    block b = {0};
+    layout(obj, &b);
+    if (b.overflow) return AGIR_BAD(e, "%s: sizes overflow (hint: lower the batch or sequence length)", what);
+    AGIR_TRY(agir_dev_alloc(c, b.used, mem, e));
+    b = (block){.base = *mem};
+    layout(obj, &b);
+    if (bytes) *bytes = b.used;
+    return 0;
+}
+
+int agir_llama_weights_aliased(const agir_llama_weights *w) {
+    return w->ctx->dev == AGIR_DEV_CPU && w->wdt == AGIR_F32;
+}
+
+static size_t n_new_values(const agir_llama *m) { return (size_t)(m->cfg.vocab - m->v0) * m->cfg.dim; }
+
+// The copies a placement owns: frozen weights in wdt, the LoRA compute copy, and on CUDA the masters.
+static void layout_weights_on(void *obj, block *b) {
+    agir_llama_weights *w = obj;
+    const agir_llama_config *c = &w->m->cfg;
+    size_t es = agir_ftype_size(w->wdt), V = c->vocab, C = c->dim, n[AGIR_LLAMA_NTENSOR];
+    agir_llama_layer_sizes(c, n);
+    w->embed = take(b, V * C, es);
+    w->head = c->tied ? w->embed : take(b, V * C, es);
+    w->norm = take(b, C, es);
+    for (int l = 0; l < c->n_layer; l++)
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++) w->layer[l * AGIR_LLAMA_NTENSOR + i] = n[i] ? take(b, n[i], es) : NULL;
+    if (w->lora) w->lora_w = take(b, w->lora->n_params, es);
+    if (w->ctx->dev == AGIR_DEV_CPU) return;
+    if (w->lora) w->lora_master = take(b, w->lora->n_params, sizeof(float));
+    w->embed_master = take(b, n_new_values(w->m), sizeof(float));
+    w->head_master = c->tied ? NULL : take(b, n_new_values(w->m), sizeof(float));
+}
+
+// The host arrays that hold the trainable values: lora->mem, new_embed, new_head (NULL when tied).
+static void host_trainables(const agir_lora *lora, const agir_llama *m, float *host[3]) {
+    host[0] = lora ? lora->mem : NULL;
+    host[1] = m->new_embed;
+    host[2] = m->cfg.tied ? NULL : m->new_head;
+}
+
+// Their compute copies on the context (in wdt) and their masters.
+static void placed_trainables(const agir_llama_weights *w, void *copy[3], float *master[3], size_t n[3]) {
+    size_t es = agir_ftype_size(w->wdt), off = (size_t)w->m->v0 * w->m->cfg.dim * es;
+    copy[0] = w->lora_w;
+    copy[1] = (char *)w->embed + off;
+    copy[2] = w->m->cfg.tied ? NULL : (char *)w->head + off;
+    master[0] = w->lora_master, master[1] = w->embed_master, master[2] = w->head_master;
+    n[0] = w->lora ? w->lora->n_params : 0;
+    n[1] = n_new_values(w->m);
+    n[2] = w->m->cfg.tied ? 0 : n[1];
+}
+
+int agir_llama_weights_upload_trainable(agir_llama_weights *w, agir_err *e) {
+    if (agir_llama_weights_aliased(w)) return 0;
+    float *host[3], *master[3];
+    void *copy[3];
+    size_t n[3];
+    host_trainables(w->lora, w->m, host);
+    placed_trainables(w, copy, master, n);
+    for (int i = 0; i < 3; i++) {
+        if (!n[i]) continue;
+        if (master[i] != host[i]) AGIR_TRY(agir_dev_upload(w->ctx, master[i], host[i], n[i] * sizeof(float), e));
+        AGIR_TRY(agir_dev_upload_as(w->ctx, copy[i], w->wdt, host[i], n[i], e));
+    }
+    return 0;
+}
+
+int agir_llama_weights_download_trainable(const agir_llama_weights *w, agir_lora *lora, agir_llama *m, agir_err *e) {
+    if ((lora ? lora->n_params : 0) != (w->lora ? w->lora->n_params : 0) || m->cfg.vocab != w->m->cfg.vocab ||
+        m->v0 != w->m->v0 || m->cfg.dim != w->m->cfg.dim || m->cfg.tied != w->m->cfg.tied)
+        return AGIR_BUG(e, "llama: download into a model or adapter of other shapes");
+    float *host[3], *master[3];
+    void *copy[3];
+    size_t n[3];
+    host_trainables(lora, m, host);
+    placed_trainables(w, copy, master, n);
+    for (int i = 0; i < 3; i++)
+        if (n[i] && master[i] != host[i])
+            AGIR_TRY(agir_dev_download(w->ctx, host[i], master[i], n[i] * sizeof(float), e));
+    return 0;
+}
+
+// Aliases of the host model, for fp32 weights on the CPU.
+static void alias_host(agir_llama_weights *w) {
+    const agir_llama *m = w->m;
+    w->embed = m->embed, w->head = m->head, w->norm = m->norm;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        float **slot[AGIR_LLAMA_NTENSOR];
+        agir_llama_layer_slots(&m->layers[l], slot);
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++) w->layer[l * AGIR_LLAMA_NTENSOR + i] = *slot[i];
+    }
+    w->lora_w = w->lora ? w->lora->mem : NULL;
+}
+
+static int upload_frozen(agir_llama_weights *w, agir_err *e) {
+    const agir_llama *m = w->m;
     const agir_llama_config *c = &m->cfg;
-    size_t L = c->n_layer, N = (size_t)a->B * a->T, C = c->dim, F = c->ffn;
-    size_t HD = (size_t)c->n_head * c->head_dim, TT = (size_t)a->T * a->T, BH = (size_t)a->B * c->n_head;
-    size_t w[AGIR_LLAMA_NACT];
+    size_t C = c->dim, V0 = m->v0, n[AGIR_LLAMA_NTENSOR];
+    agir_llama_layer_sizes(c, n);
+    AGIR_TRY(agir_dev_upload_as(w->ctx, w->embed, w->wdt, m->embed, V0 * C, e));  // new rows: trainable
+    if (!c->tied) AGIR_TRY(agir_dev_upload_as(w->ctx, w->head, w->wdt, m->head, V0 * C, e));
+    AGIR_TRY(agir_dev_upload_as(w->ctx, w->norm, w->wdt, m->norm, C, e));
+    for (int l = 0; l < c->n_layer; l++) {
+        float **host[AGIR_LLAMA_NTENSOR];
+        agir_llama_layer_slots(&m->layers[l], host);
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++)  // absent biases: n = 0
+            if (n[i]) AGIR_TRY(agir_dev_upload_as(w->ctx, w->layer[l * AGIR_LLAMA_NTENSOR + i], w->wdt, *host[i], n[i], e));
+    }
+    return 0;
+}
+
+int agir_llama_weights_open(agir_llama_weights *w, const agir_ctx *c, agir_ftype wdt, const agir_llama *m,
+                            const agir_lora *lora, agir_err *e) {
+    memset(w, 0, sizeof *w);
+    if (c->dev == AGIR_DEV_CUDA && wdt != AGIR_BF16)
+        return AGIR_BAD(e, "weights = %s on CUDA (hint: the CUDA kernels read bf16 weights; use bf16)",
+                        agir_ftype_name(wdt));
+    if (lora && lora->n_layer != m->cfg.n_layer)
+        return AGIR_BAD(e, "adapter has %d layers, the model %d (hint: the adapter belongs to another model)",
+                        lora->n_layer, m->cfg.n_layer);
+    *w = (agir_llama_weights){.ctx = c, .wdt = wdt, .m = m, .lora = lora};
+    w->layer = w->own = calloc((size_t)m->cfg.n_layer * AGIR_LLAMA_NTENSOR, sizeof *w->layer);
+    if (!w->layer) return AGIR_BUG(e, "out of memory for %d layers", m->cfg.n_layer);
+    if (c->dev == AGIR_DEV_CPU) {  // the host arrays are the masters
+        w->lora_master = lora ? lora->mem : NULL;
+        w->embed_master = m->new_embed;
+        w->head_master = m->cfg.tied ? NULL : m->new_head;
+    }
+    if (agir_llama_weights_aliased(w)) {
+        alias_host(w);
+        return 0;
+    }
+    int rc = carve_block(c, layout_weights_on, w, &w->mem, NULL, "model weights", e);
+    if (!rc) rc = upload_frozen(w, e);
+    if (!rc) rc = agir_llama_weights_upload_trainable(w, e);
+    if (rc) agir_llama_weights_close(w);
+    return rc;
+}
+
+void agir_llama_weights_close(agir_llama_weights *w) {
+    if (w->ctx) agir_dev_free(w->ctx, w->mem);
+    free(w->own);
+    memset(w, 0, sizeof *w);
+}
+
+int agir_llama_grads_alloc(agir_llama_grads *g, const agir_llama_weights *w, agir_err *e) {
+    memset(g, 0, sizeof *g);
+    size_t rows = n_new_values(w->m);
+    g->ctx = w->ctx;
+    g->n_lora = w->lora ? w->lora->n_params : 0;
+    g->n_rows = rows * (w->m->cfg.tied ? 1 : 2);
+    g->n = g->n_lora + g->n_rows;
+    AGIR_TRY(agir_dev_alloc(w->ctx, (g->n ? g->n : 1) * sizeof(float), (void **)&g->mem, e));
+    g->lora = w->lora ? g->mem : NULL;
+    g->new_embed = g->mem + g->n_lora;
+    g->new_head = w->m->cfg.tied ? NULL : g->new_embed + rows;
+    int rc = agir_llama_grads_zero(g, e);
+    if (rc) agir_llama_grads_free(g);
+    return rc;
+}
+
+int agir_llama_grads_zero(agir_llama_grads *g, agir_err *e) {
+    return agir_dev_zero(g->ctx, g->mem, g->n * sizeof(float), e);
+}
+
+void agir_llama_grads_free(agir_llama_grads *g) {
+    if (g->ctx) agir_dev_free(g->ctx, g->mem);
+    memset(g, 0, sizeof *g);
+}
+
+// ---- activations ------------------------------------------------------------------------------------
+
+typedef struct acts_layout {
+    agir_llama_acts *a;
+    const agir_llama_weights *w;
+} acts_layout;
+
+static void layout_acts(void *obj, block *b) {
+    const acts_layout *al = obj;
+    agir_llama_acts *a = al->a;
+    const agir_llama_config *c = &al->w->m->cfg;
+    const agir_lora *lora = al->w->lora;
+    const agir_ctx *cx = al->w->ctx;
+    size_t L = c->n_layer, N = (size_t)a->B * a->T, C = c->dim, F = c->ffn, f4 = sizeof(float);
+    size_t HD = (size_t)c->n_head * c->head_dim, es = agir_ftype_size(agir_act_ftype(cx)), w[AGIR_LLAMA_NACT];
     agir_llama_act_widths(c, w);
-    float **slot[AGIR_LLAMA_NACT] = {&a->res, &a->mid, &a->ln1, &a->ln2, &a->q, &a->k, &a->v, &a->ao, &a->gate,
-                                     &a->up, &a->act, &a->lnf, &a->logits, &a->dres, &a->dtmp, &a->dq, &a->dk,
-                                     &a->dv, &a->dao, &a->dgate, &a->dup, &a->dact};
-    for (int i = 0; i < AGIR_LLAMA_NACT; i++) *slot[i] = carve(ar, N, w[i]);
-    a->cos_t = carve(ar, N, c->head_dim / 2);
-    a->sin_t = carve(ar, N, c->head_dim / 2);
-    a->rstd1 = carve(ar, L, N);
-    a->rstd2 = carve(ar, L, N);
-    a->rstdf = carve(ar, N, 1);
-    a->att = carve(ar, L * BH, TT);
-    a->datt = carve(ar, BH, TT);
+    void **slot[AGIR_LLAMA_NACT] = {&a->res, &a->mid, &a->ln1, &a->ln2, &a->q, &a->k, &a->v, &a->ao, &a->gate,
+                                    &a->up, &a->act, &a->lnf, &a->logits, &a->dres, &a->dtmp, &a->dq, &a->dk,
+                                    &a->dv, &a->dao, &a->dgate, &a->dup, &a->dact};
+    for (int i = 0; i < AGIR_LLAMA_NACT; i++) *slot[i] = take(b, N * w[i], es);
+    int32_t **ids[4] = {&a->tokens, &a->pos, &a->seg, &a->labels};
+    for (int i = 0; i < 4; i++) *ids[i] = take(b, N, sizeof(int32_t));
+    a->cos_t = take(b, N * (c->head_dim / 2), f4);
+    a->sin_t = take(b, N * (c->head_dim / 2), f4);
+    a->rstd1 = take(b, L * N, f4);
+    a->rstd2 = take(b, L * N, f4);
+    a->rstdf = take(b, N, f4);
+    a->att = take(b, L * agir_attention_saved_floats(cx, a->B, a->T, a->T, c->n_head), f4);
+    a->datt = take(b, agir_attention_scratch_floats(cx, a->B, a->T, c->n_head), f4);
+    a->xent = take(b, agir_xent_ws_floats(cx, (int)N), f4);
     if (!lora) return;
     size_t r = lora->cfg.rank, widest = C > HD ? C : HD;
     widest = widest > F ? widest : F;
-    a->dh = carve(ar, N, r);
-    a->du = lora->cfg.dropout > 0 ? carve(ar, N, widest) : NULL;
+    a->dh = take(b, N * r, es);
+    a->du = lora->cfg.dropout > 0 ? take(b, N * widest, es) : NULL;
     for (size_t l = 0; l < L; l++)
         for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
             const agir_lora_mat *lm = agir_lora_at(lora, (int)l, (agir_lora_target)t);
             agir_lora_act *la = &a->lora[l * AGIR_LORA_NTARGET + t];
             if (!lm->A) continue;
-            la->h = carve(ar, N, r);
-            la->u = lora->cfg.dropout > 0 ? carve(ar, N, lm->in) : NULL;
+            la->h = take(b, N * r, es);
+            la->u = lora->cfg.dropout > 0 ? take(b, N * (size_t)lm->in, es) : NULL;
         }
 }
 
-int agir_llama_acts_alloc(agir_llama_acts *a, const agir_llama *m, const agir_lora *lora, int B, int T, agir_err *e) {
+int agir_llama_acts_alloc(agir_llama_acts *a, const agir_llama_weights *w, int B, int T, agir_err *e) {
     memset(a, 0, sizeof *a);
     if (B < 1 || T < 1 || (long long)B * T > (1 << 24))
         return AGIR_BAD(e, "batch %d x sequence %d: out of range (hint: at most 2^24 tokens)", B, T);
-    if (lora && lora->n_layer != m->cfg.n_layer) return AGIR_BUG(e, "LoRA has %d layers, model %d", lora->n_layer,
-                                                                 m->cfg.n_layer);
+    a->ctx = w->ctx;
     a->B = B;
     a->T = T;
-    size_t N = (size_t)B * T;
-    a->tokens = malloc(3 * N * sizeof(int32_t));
-    a->lora = calloc((size_t)m->cfg.n_layer * AGIR_LORA_NTARGET, sizeof *a->lora);
-    arena ar = {0};
-    layout_acts(a, m, lora, &ar);
-    if (ar.overflow || !a->tokens || !a->lora) {
-        agir_llama_acts_free(a);
-        return AGIR_BAD(e, "activations for batch %d x sequence %d do not fit in memory (hint: lower them)", B, T);
+    a->lora = calloc((size_t)w->m->cfg.n_layer * AGIR_LORA_NTARGET, sizeof *a->lora);
+    if (!a->lora) return AGIR_BUG(e, "out of memory for %d layers", w->m->cfg.n_layer);
+    acts_layout al = {a, w};
+    int rc = carve_block(w->ctx, layout_acts, &al, &a->mem, &a->bytes, "activations", e);
+    if (rc) {
+        free(a->lora);
+        a->lora = NULL;
+        return rc == AGIR_EINPUT ? rc
+                                 : AGIR_BAD(e, "activations for batch %d x sequence %d do not fit in memory (hint: "
+                                            "lower them)", B, T);
     }
-    a->mem = calloc(ar.used, sizeof(float));
-    if (!a->mem) {
-        size_t used = ar.used;
-        agir_llama_acts_free(a);
-        return AGIR_BAD(e, "cannot allocate %zu MB of activations (hint: lower batch or sequence length)",
-                        used >> 18);
-    }
-    a->pos = a->tokens + N;
-    a->seg = a->pos + N;
-    ar = (arena){.base = a->mem};
-    layout_acts(a, m, lora, &ar);
     return 0;
 }
 
 void agir_llama_acts_free(agir_llama_acts *a) {
-    free(a->tokens);
+    if (a->ctx) agir_dev_free(a->ctx, a->mem);
     free(a->lora);
-    free(a->mem);
     memset(a, 0, sizeof *a);
 }
 
-// y (beta 0: =, 1: +=) W_t x + bias over b's N rows, plus the LoRA term of target t when lora adapts it,
-// saving its values in b->lora[t]. x: (N, in)  y: (N, out), {in, out} of agir_llama_lora_dims.
-static void proj_fwd(const agir_llama *m, const agir_lora *lora, int l, const agir_llama_layer_bufs *b,
-                     agir_lora_target t, float *y, const float *x, const float *bias, float beta) {
+int agir_llama_logits_f32(const agir_llama_weights *w, const agir_llama_acts *a, float *out, agir_err *e) {
+    size_t n = (size_t)a->B * a->T * w->m->cfg.vocab;
+    return agir_dev_download_f32(a->ctx, out, a->logits, agir_act_ftype(a->ctx), n, e);
+}
+
+// ---- forward ----------------------------------------------------------------------------------------
+
+// p advanced by n elements of size es.
+static void *at(const void *p, size_t n, size_t es) { return (char *)p + n * es; }
+
+static size_t act_size(const agir_llama_weights *w) { return agir_ftype_size(agir_act_ftype(w->ctx)); }
+
+static const void *layer_tensor(const agir_llama_weights *w, int l, int i) {
+    return w->layer[(size_t)l * AGIR_LLAMA_NTENSOR + i];
+}
+
+// Layer l's adapter on target t as the ops see it (compute copies and, with g, gradients), or 0 when
+// t is not adapted.
+static int lora_view(const agir_llama_weights *w, const agir_llama_grads *g, int l, agir_lora_target t,
+                     agir_lora_view *v) {
+    if (!w->lora) return 0;
+    const agir_lora_mat *lm = agir_lora_at(w->lora, l, t);
+    if (!lm->A) return 0;
+    size_t oa = (size_t)(lm->A - w->lora->mem), ob = (size_t)(lm->B - w->lora->mem), es = agir_ftype_size(w->wdt);
+    *v = (agir_lora_view){.A = at(w->lora_w, oa, es), .B = at(w->lora_w, ob, es), .gA = g ? g->lora + oa : NULL,
+                          .gB = g ? g->lora + ob : NULL, .wdt = w->wdt, .in = lm->in, .out = lm->out};
+    return 1;
+}
+
+// y (beta 0: =, 1: +=) W_t x + bias over b's N rows, plus the LoRA term of target t when the adapter
+// has it, saving its values in b->lora[t]. x: (N, in)  y: (N, out), {in, out} of agir_llama_lora_dims.
+static int proj_fwd(const agir_llama_weights *w, int l, const agir_llama_layer_bufs *b, agir_lora_target t, void *y,
+                    const void *x, const void *bias, float beta, agir_err *e) {
     int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(&m->cfg, dims);
+    agir_llama_lora_dims(&w->m->cfg, dims);
     int in = dims[t][0], out = dims[t][1];
-    agir_linear_fwd(y, out, x, m->layers[l].w[t], bias, b->N, in, out, beta);
-    if (!lora || !agir_lora_at(lora, l, t)->A) return;
+    AGIR_TRY(agir_op_linear_fwd(w->ctx, y, out, x, layer_tensor(w, l, AGIR_LLAMA_W + t), bias, w->wdt, b->N, in, out,
+                                1, beta, e));
+    agir_lora_view v;
+    if (!lora_view(w, NULL, l, t, &v)) return 0;
     agir_rng r;
     if (b->dropout) agir_rng_child(b->dropout, (uint64_t)l * AGIR_LORA_NTARGET + t, &r);
-    agir_lora_fwd(lora, agir_lora_at(lora, l, t), &b->lora[t], y, x, b->N, b->dropout ? &r : NULL);
+    return agir_lora_fwd(w->ctx, w->lora, &v, &b->lora[t], y, x, b->N, b->dropout ? &r : NULL, e);
 }
 
-void agir_llama_layer_qkv_fwd(const agir_llama *m, const agir_lora *lora, int l, const agir_llama_layer_bufs *b) {
-    const agir_llama_config *c = &m->cfg;
-    const agir_llama_layer *L = &m->layers[l];
-    agir_rmsnorm_fwd(b->ln1, b->rstd1, b->x, L->attn_norm, b->N, c->dim, c->eps);
-    proj_fwd(m, lora, l, b, AGIR_LORA_Q, b->q, b->ln1, L->bq, 0);
-    proj_fwd(m, lora, l, b, AGIR_LORA_K, b->k, b->ln1, L->bk, 0);
-    proj_fwd(m, lora, l, b, AGIR_LORA_V, b->v, b->ln1, L->bv, 0);
-    agir_rope_apply(b->q, b->cos_t, b->sin_t, b->N, c->n_head, c->head_dim, 0);
-    agir_rope_apply(b->k, b->cos_t, b->sin_t, b->N, c->n_kv_head, c->head_dim, 0);
+int agir_llama_layer_qkv_fwd(const agir_llama_weights *w, int l, const agir_llama_layer_bufs *b, agir_err *e) {
+    const agir_llama_config *c = &w->m->cfg;
+    const agir_ctx *cx = w->ctx;
+    AGIR_TRY(agir_op_rmsnorm_fwd(cx, b->ln1, b->rstd1, b->x, layer_tensor(w, l, AGIR_LLAMA_ATTN_NORM), w->wdt, b->N,
+                                 c->dim, c->eps, e));
+    AGIR_TRY(proj_fwd(w, l, b, AGIR_LORA_Q, b->q, b->ln1, layer_tensor(w, l, AGIR_LLAMA_BQ), 0, e));
+    AGIR_TRY(proj_fwd(w, l, b, AGIR_LORA_K, b->k, b->ln1, layer_tensor(w, l, AGIR_LLAMA_BK), 0, e));
+    AGIR_TRY(proj_fwd(w, l, b, AGIR_LORA_V, b->v, b->ln1, layer_tensor(w, l, AGIR_LLAMA_BV), 0, e));
+    AGIR_TRY(agir_op_rope(cx, b->q, b->cos_t, b->sin_t, b->N, c->n_head, c->head_dim, 0, e));
+    return agir_op_rope(cx, b->k, b->cos_t, b->sin_t, b->N, c->n_kv_head, c->head_dim, 0, e);
 }
 
-void agir_llama_layer_out_fwd(const agir_llama *m, const agir_lora *lora, int l, const agir_llama_layer_bufs *b) {
-    const agir_llama_config *c = &m->cfg;
-    size_t NC = (size_t)b->N * c->dim;
-    if (b->mid != b->x) memcpy(b->mid, b->x, sizeof(float) * NC);
-    proj_fwd(m, lora, l, b, AGIR_LORA_O, b->mid, b->ao, NULL, 1);
-    agir_rmsnorm_fwd(b->ln2, b->rstd2, b->mid, m->layers[l].mlp_norm, b->N, c->dim, c->eps);
-    proj_fwd(m, lora, l, b, AGIR_LORA_GATE, b->gate, b->ln2, NULL, 0);
-    proj_fwd(m, lora, l, b, AGIR_LORA_UP, b->up, b->ln2, NULL, 0);
-    agir_swiglu_fwd(b->act, b->gate, b->up, (size_t)b->N * c->ffn);
-    if (b->out != b->mid) memcpy(b->out, b->mid, sizeof(float) * NC);
-    proj_fwd(m, lora, l, b, AGIR_LORA_DOWN, b->out, b->act, NULL, 1);
+int agir_llama_layer_out_fwd(const agir_llama_weights *w, int l, const agir_llama_layer_bufs *b, agir_err *e) {
+    const agir_llama_config *c = &w->m->cfg;
+    const agir_ctx *cx = w->ctx;
+    size_t NC = (size_t)b->N * c->dim, es = act_size(w);
+    // residual adds: the product accumulates into a copy of the stream (beta = 1)
+    if (b->mid != b->x) AGIR_TRY(agir_dev_copy(cx, b->mid, b->x, NC * es, e));
+    AGIR_TRY(proj_fwd(w, l, b, AGIR_LORA_O, b->mid, b->ao, NULL, 1, e));
+    AGIR_TRY(agir_op_rmsnorm_fwd(cx, b->ln2, b->rstd2, b->mid, layer_tensor(w, l, AGIR_LLAMA_MLP_NORM), w->wdt, b->N,
+                                 c->dim, c->eps, e));
+    AGIR_TRY(proj_fwd(w, l, b, AGIR_LORA_GATE, b->gate, b->ln2, NULL, 0, e));
+    AGIR_TRY(proj_fwd(w, l, b, AGIR_LORA_UP, b->up, b->ln2, NULL, 0, e));
+    AGIR_TRY(agir_op_swiglu_fwd(cx, b->act, b->gate, b->up, (size_t)b->N * c->ffn, e));
+    if (b->out != b->mid) AGIR_TRY(agir_dev_copy(cx, b->out, b->mid, NC * es, e));
+    return proj_fwd(w, l, b, AGIR_LORA_DOWN, b->out, b->act, NULL, 1, e);
+}
+
+int agir_llama_head_fwd(const agir_llama_weights *w, void *logits, void *ln, float *rstd, const void *x, int N,
+                        agir_err *e) {
+    const agir_llama_config *c = &w->m->cfg;
+    AGIR_TRY(agir_op_rmsnorm_fwd(w->ctx, ln, rstd, x, w->norm, w->wdt, N, c->dim, c->eps, e));
+    return agir_op_linear_fwd(w->ctx, logits, c->vocab, ln, w->head, NULL, w->wdt, N, c->dim, c->vocab, 1, 0, e);
 }
 
 // Layer l's slices of the training activations.
-static agir_llama_layer_bufs layer_bufs(const agir_llama_config *c, agir_llama_acts *a, int l) {
-    size_t N = (size_t)a->B * a->T, NC = N * c->dim, NF = N * c->ffn;
+static agir_llama_layer_bufs layer_bufs(const agir_llama_weights *w, agir_llama_acts *a, int l) {
+    const agir_llama_config *c = &w->m->cfg;
+    size_t N = (size_t)a->B * a->T, NC = N * c->dim, NF = N * c->ffn, es = act_size(w);
     size_t NHD = N * c->n_head * c->head_dim, NKD = N * c->n_kv_head * c->head_dim;
     return (agir_llama_layer_bufs){
         .N = (int)N,
-        .x = a->res + l * NC, .mid = a->mid + l * NC, .out = a->res + (l + 1) * NC,
-        .ln1 = a->ln1 + l * NC, .ln2 = a->ln2 + l * NC, .rstd1 = a->rstd1 + l * N, .rstd2 = a->rstd2 + l * N,
-        .q = a->q + l * NHD, .ao = a->ao + l * NHD, .k = a->k + l * NKD, .v = a->v + l * NKD,
-        .gate = a->gate + l * NF, .up = a->up + l * NF, .act = a->act + l * NF,
-        .cos_t = a->cos_t, .sin_t = a->sin_t,
+        .x = at(a->res, l * NC, es), .mid = at(a->mid, l * NC, es), .out = at(a->res, (l + 1) * NC, es),
+        .ln1 = at(a->ln1, l * NC, es), .ln2 = at(a->ln2, l * NC, es), .rstd1 = a->rstd1 + l * N,
+        .rstd2 = a->rstd2 + l * N, .q = at(a->q, l * NHD, es), .ao = at(a->ao, l * NHD, es),
+        .k = at(a->k, l * NKD, es), .v = at(a->v, l * NKD, es), .gate = at(a->gate, l * NF, es),
+        .up = at(a->up, l * NF, es), .act = at(a->act, l * NF, es), .cos_t = a->cos_t, .sin_t = a->sin_t,
         .lora = &a->lora[(size_t)l * AGIR_LORA_NTARGET], .dropout = &a->dropout_rng,
     };
 }
 
-// dx += d(proj)/dx · dy; LoRA gradients of (l, t) accumulate. The frozen W gets none.
-static void proj_bwd(const agir_llama *m, const agir_lora *lora, agir_lora *lgrad, agir_llama_acts *a, int l,
-                     agir_lora_target t, float *dx, const float *dy, const float *x) {
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(&m->cfg, dims);
-    int N = a->B * a->T, in = dims[t][0], out = dims[t][1];
-    agir_linear_bwd(dx, NULL, NULL, dy, out, x, m->layers[l].w[t], N, in, out);
-    if (!lora || !agir_lora_at(lora, l, t)->A) return;
-    agir_rng r;
-    agir_rng_child(&a->dropout_rng, (uint64_t)l * AGIR_LORA_NTARGET + t, &r);
-    agir_lora_bwd(lora, agir_lora_at(lora, l, t), agir_lora_at(lgrad, l, t), &a->lora[l * AGIR_LORA_NTARGET + t], dx,
-                  dy, x, N, &r, a->dh, a->du);
+// What layer l's attention saved for the backward pass.
+static float *att_saved(const agir_llama_weights *w, const agir_llama_acts *a, int l) {
+    return a->att + (size_t)l * agir_attention_saved_floats(w->ctx, a->B, a->T, a->T, w->m->cfg.n_head);
 }
 
-int agir_llama_forward(const agir_llama *m, const agir_lora *lora, agir_llama_acts *a, const int32_t *tokens,
-                       const int32_t *pos, const int32_t *seg, const agir_rng *rng, agir_err *e) {
+static int upload_inputs(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *tokens, const int32_t *pos,
+                         const int32_t *seg, agir_err *e) {
+    const agir_ctx *cx = w->ctx;
+    int N = a->B * a->T, half = w->m->cfg.head_dim / 2;
+    size_t ni = (size_t)N * sizeof(int32_t), nt = (size_t)N * half;
+    AGIR_TRY(agir_dev_upload(cx, a->tokens, tokens, ni, e));
+    AGIR_TRY(agir_dev_upload(cx, a->pos, pos, ni, e));
+    AGIR_TRY(agir_dev_upload(cx, a->seg, seg, ni, e));
+    if (cx->dev == AGIR_DEV_CPU) {  // the tables go straight where the ops read them
+        agir_rope_table(a->cos_t, a->sin_t, pos, w->m->inv_freq, N, w->m->cfg.head_dim);
+        return 0;
+    }
+    float *tab = malloc(2 * nt * sizeof *tab);
+    if (!tab) return AGIR_BUG(e, "out of memory for RoPE tables of %d tokens", N);
+    agir_rope_table(tab, tab + nt, pos, w->m->inv_freq, N, w->m->cfg.head_dim);
+    int rc = agir_dev_upload(cx, a->cos_t, tab, nt * sizeof *tab, e);
+    if (!rc) rc = agir_dev_upload(cx, a->sin_t, tab + nt, nt * sizeof *tab, e);
+    free(tab);
+    return rc;
+}
+
+int agir_llama_forward(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *tokens, const int32_t *pos,
+                       const int32_t *seg, const agir_rng *rng, agir_err *e) {
+    const agir_llama *m = w->m;
     const agir_llama_config *c = &m->cfg;
-    int B = a->B, T = a->T, N = B * T, C = c->dim, D = c->head_dim, H = c->n_head, KVH = c->n_kv_head;
+    int B = a->B, T = a->T, N = B * T, C = c->dim, V = c->vocab;
     for (int n = 0; n < N; n++) {
-        if (tokens[n] < 0 || tokens[n] >= c->vocab)
+        if (tokens[n] < 0 || tokens[n] >= V)
             return AGIR_BAD(e, "tokens[%d]: id %d outside the vocabulary [0, %d) (hint: tokenizer and model differ?)",
-                            n, tokens[n], c->vocab);
+                            n, tokens[n], V);
         if (pos[n] < 0) return AGIR_BAD(e, "positions[%d]: %d is negative", n, pos[n]);
     }
-    if (lora && lora->cfg.dropout > 0 && !rng) return AGIR_BUG(e, "LoRA dropout needs a random stream");
+    if (w->lora && w->lora->cfg.dropout > 0 && !rng) return AGIR_BUG(e, "LoRA dropout needs a random stream");
     if (rng) a->dropout_rng = *rng;
-    memcpy(a->tokens, tokens, sizeof(int32_t) * N);
-    memcpy(a->pos, pos, sizeof(int32_t) * N);
-    memcpy(a->seg, seg, sizeof(int32_t) * N);
-    agir_rope_table(a->cos_t, a->sin_t, pos, m->inv_freq, N, D);
-    agir_embedding_fwd(a->res, tokens, m->embed, m->new_embed, m->v0, N, C);
+    AGIR_TRY(upload_inputs(w, a, tokens, pos, seg, e));
+    // res[0] = embed(tokens): (N, C)
+    int n_new = V - m->v0;
+    AGIR_TRY(agir_op_embedding_fwd(w->ctx, a->res, a->tokens, w->embed,
+                                   n_new ? at(w->embed, (size_t)m->v0 * C, agir_ftype_size(w->wdt)) : NULL, w->wdt,
+                                   m->v0, n_new, N, C, e));
     for (int l = 0; l < c->n_layer; l++) {
-        agir_llama_layer_bufs b = layer_bufs(c, a, l);
-        agir_llama_layer_qkv_fwd(m, lora, l, &b);
-        agir_attention_fwd(b.ao, a->att + (size_t)l * B * H * T * T, b.q, b.k, b.v, a->seg, B, T, 0, H, KVH, D);
-        agir_llama_layer_out_fwd(m, lora, l, &b);
+        agir_llama_layer_bufs b = layer_bufs(w, a, l);
+        AGIR_TRY(agir_llama_layer_qkv_fwd(w, l, &b, e));
+        // ao = attention(q, k, v): (N, H·D)
+        AGIR_TRY(agir_op_attention_fwd(w->ctx, b.ao, att_saved(w, a, l), b.q, b.k, b.v, a->seg, B, T, 0, c->n_head,
+                                       c->n_kv_head, c->head_dim, e));
+        AGIR_TRY(agir_llama_layer_out_fwd(w, l, &b, e));
     }
-    agir_rmsnorm_fwd(a->lnf, a->rstdf, a->res + (size_t)c->n_layer * N * C, m->norm, N, C, c->eps);
-    agir_linear_fwd(a->logits, c->vocab, a->lnf, m->head, NULL, N, C, c->vocab, 0);
-    return 0;
+    // logits = head(rmsnorm(res[L])): (N, V)
+    return agir_llama_head_fwd(w, a->logits, a->lnf, a->rstdf, at(a->res, (size_t)c->n_layer * N * C, act_size(w)),
+                               N, e);
 }
 
 int64_t agir_llama_count_valid(const int32_t *labels, size_t n) {
@@ -324,74 +580,95 @@ int64_t agir_llama_count_valid(const int32_t *labels, size_t n) {
     return k;
 }
 
-int agir_llama_loss(const agir_llama *m, agir_llama_acts *a, const int32_t *labels, int64_t n_valid_global,
+int agir_llama_loss(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *labels, int64_t n_valid_global,
                     int want_grad, double *loss, agir_err *e) {
-    int N = a->B * a->T, V = m->cfg.vocab;
+    int N = a->B * a->T, V = w->m->cfg.vocab;
     for (int n = 0; n < N; n++)
         if (labels[n] < -1 || labels[n] >= V)
             return AGIR_BAD(e, "labels[%d]: %d is neither -1 (ignored) nor a token id below %d", n, labels[n], V);
     if (n_valid_global < 1) return AGIR_BAD(e, "loss: no trained token in the batch (hint: check the loss masks)");
-    *loss = agir_softmax_xent(want_grad ? a->logits : NULL, a->logits, labels, N, V, (float)(1.0 / n_valid_global));
-    return 0;
+    AGIR_TRY(agir_dev_upload(w->ctx, a->labels, labels, (size_t)N * sizeof *labels, e));
+    return agir_op_softmax_xent(w->ctx, want_grad ? a->logits : NULL, a->logits, a->labels, N, V,
+                                (float)(1.0 / n_valid_global), a->xent, loss, e);
 }
 
-int agir_llama_grads_alloc(agir_llama_grads *g, const agir_llama *m, agir_err *e) {
-    memset(g, 0, sizeof *g);
-    size_t rows = (size_t)(m->cfg.vocab - m->v0), n = rows * m->cfg.dim * (m->cfg.tied ? 1 : 2);
-    g->mem = calloc(n ? n : 1, sizeof(float));
-    if (!g->mem) return AGIR_BUG(e, "out of memory for %zu new-row gradients", n);
-    g->new_embed = g->mem;
-    g->new_head = m->cfg.tied ? NULL : g->mem + rows * m->cfg.dim;
-    return 0;
+// ---- backward ---------------------------------------------------------------------------------------
+
+// dx += d(proj)/dx · dy; LoRA gradients of (l, t) accumulate into g. The frozen W gets none.
+static int proj_bwd(const agir_llama_weights *w, agir_llama_grads *g, agir_llama_acts *a, int l, agir_lora_target t,
+                    void *dx, const void *dy, const void *x, agir_err *e) {
+    int dims[AGIR_LORA_NTARGET][2];
+    agir_llama_lora_dims(&w->m->cfg, dims);
+    int N = a->B * a->T, in = dims[t][0], out = dims[t][1];
+    AGIR_TRY(agir_op_linear_bwd(w->ctx, dx, NULL, NULL, dy, out, x, layer_tensor(w, l, AGIR_LLAMA_W + t), w->wdt, N,
+                                in, out, 1, e));
+    agir_lora_view v;
+    if (!lora_view(w, g, l, t, &v)) return 0;
+    agir_rng r;
+    agir_rng_child(&a->dropout_rng, (uint64_t)l * AGIR_LORA_NTARGET + t, &r);
+    return agir_lora_bwd(w->ctx, w->lora, &v, &a->lora[l * AGIR_LORA_NTARGET + t], dx, dy, x, N, &r, a->dh, a->du,
+                         e);
 }
 
-void agir_llama_grads_free(agir_llama_grads *g) {
-    free(g->mem);
-    memset(g, 0, sizeof *g);
+static int zero(const agir_llama_weights *w, void *p, size_t n, agir_err *e) {
+    return agir_dev_zero(w->ctx, p, n * act_size(w), e);
 }
 
-void agir_llama_backward(const agir_llama *m, const agir_lora *lora, agir_lora *lgrad, agir_llama_grads *g,
-                         agir_llama_acts *a) {
+static int backward_layer(const agir_llama_weights *w, agir_llama_grads *g, agir_llama_acts *a, int l, agir_err *e) {
+    const agir_llama_config *c = &w->m->cfg;
+    const agir_ctx *cx = w->ctx;
+    int B = a->B, T = a->T, N = B * T, C = c->dim, D = c->head_dim, H = c->n_head, KVH = c->n_kv_head;
+    size_t NC = (size_t)N * C, NHD = (size_t)N * H * D, NKD = (size_t)N * KVH * D, NF = (size_t)N * c->ffn;
+    const agir_llama_layer_bufs b = layer_bufs(w, a, l);
+    // MLP block: res[l+1] = mid + down(swiglu(gate(ln2), up(ln2)))
+    AGIR_TRY(zero(w, a->dact, NF, e));
+    AGIR_TRY(proj_bwd(w, g, a, l, AGIR_LORA_DOWN, a->dact, a->dres, b.act, e));  // dact: (N, F)
+    AGIR_TRY(zero(w, a->dgate, NF, e));
+    AGIR_TRY(zero(w, a->dup, NF, e));
+    AGIR_TRY(agir_op_swiglu_bwd(cx, a->dgate, a->dup, a->dact, b.gate, b.up, NF, e));  // dgate, dup: (N, F)
+    AGIR_TRY(zero(w, a->dtmp, NC, e));
+    AGIR_TRY(proj_bwd(w, g, a, l, AGIR_LORA_GATE, a->dtmp, a->dgate, b.ln2, e));  // dtmp = d ln2: (N, C)
+    AGIR_TRY(proj_bwd(w, g, a, l, AGIR_LORA_UP, a->dtmp, a->dup, b.ln2, e));
+    AGIR_TRY(agir_op_rmsnorm_bwd(cx, a->dres, NULL, a->dtmp, b.mid, layer_tensor(w, l, AGIR_LLAMA_MLP_NORM), w->wdt,
+                                 b.rstd2, N, C, e));  // dres = d mid: (N, C)
+    // attention block: mid = res[l] + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
+    AGIR_TRY(zero(w, a->dao, NHD, e));
+    AGIR_TRY(proj_bwd(w, g, a, l, AGIR_LORA_O, a->dao, a->dres, b.ao, e));  // dao: (N, H·D)
+    AGIR_TRY(zero(w, a->dq, NHD, e));
+    AGIR_TRY(zero(w, a->dk, NKD, e));
+    AGIR_TRY(zero(w, a->dv, NKD, e));
+    AGIR_TRY(agir_op_attention_bwd(cx, a->dq, a->dk, a->dv, a->datt, a->dao, b.ao, att_saved(w, a, l), b.q, b.k, b.v,
+                                   a->seg, B, T, H, KVH, D, e));  // dq: (N, H·D), dk, dv: (N, KVH·D)
+    AGIR_TRY(agir_op_rope(cx, a->dq, a->cos_t, a->sin_t, N, H, D, 1, e));
+    AGIR_TRY(agir_op_rope(cx, a->dk, a->cos_t, a->sin_t, N, KVH, D, 1, e));
+    AGIR_TRY(zero(w, a->dtmp, NC, e));
+    AGIR_TRY(proj_bwd(w, g, a, l, AGIR_LORA_Q, a->dtmp, a->dq, b.ln1, e));  // dtmp = d ln1: (N, C)
+    AGIR_TRY(proj_bwd(w, g, a, l, AGIR_LORA_K, a->dtmp, a->dk, b.ln1, e));
+    AGIR_TRY(proj_bwd(w, g, a, l, AGIR_LORA_V, a->dtmp, a->dv, b.ln1, e));
+    return agir_op_rmsnorm_bwd(cx, a->dres, NULL, a->dtmp, b.x, layer_tensor(w, l, AGIR_LLAMA_ATTN_NORM), w->wdt,
+                               b.rstd1, N, C, e);  // dres = d res[l]: (N, C)
+}
+
+int agir_llama_backward(const agir_llama_weights *w, agir_llama_grads *g, agir_llama_acts *a, agir_err *e) {
+    const agir_llama *m = w->m;
     const agir_llama_config *c = &m->cfg;
-    int B = a->B, T = a->T, N = B * T, C = c->dim, D = c->head_dim, H = c->n_head, KVH = c->n_kv_head, F = c->ffn;
-    int V = c->vocab, n_new = V - m->v0;
-    size_t NC = (size_t)N * C, NHD = (size_t)N * H * D, NKD = (size_t)N * KVH * D, NF = (size_t)N * F;
-    const float *dlogits = a->logits;
-    memset(a->dtmp, 0, sizeof(float) * NC);
-    agir_linear_bwd(a->dtmp, NULL, NULL, dlogits, V, a->lnf, m->head, N, C, V);
+    int N = a->B * a->T, C = c->dim, V = c->vocab, n_new = V - m->v0;
+    size_t NC = (size_t)N * C, es = act_size(w);
+    const void *dlogits = a->logits;  // (N, V)
+    // dtmp = d lnf: (N, C)
+    AGIR_TRY(zero(w, a->dtmp, NC, e));
+    AGIR_TRY(agir_op_linear_bwd(w->ctx, a->dtmp, NULL, NULL, dlogits, V, a->lnf, w->head, w->wdt, N, C, V, 1, e));
+    // the new head rows (the new embedding rows when tied) get the gradient of their logit columns
     if (n_new)
-        agir_linear_bwd(NULL, c->tied ? g->new_embed : g->new_head, NULL, dlogits + m->v0, V, a->lnf, m->new_head, N,
-                        C, n_new);
-    memset(a->dres, 0, sizeof(float) * NC);
-    agir_rmsnorm_bwd(a->dres, NULL, a->dtmp, a->res + (size_t)c->n_layer * NC, m->norm, a->rstdf, N, C);
-    for (int l = c->n_layer - 1; l >= 0; l--) {
-        const agir_llama_layer *L = &m->layers[l];
-        const agir_llama_layer_bufs b = layer_bufs(c, a, l);
-        // MLP block: res[l+1] = mid + down(swiglu(gate(ln2), up(ln2)))
-        memset(a->dact, 0, sizeof(float) * NF);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_DOWN, a->dact, a->dres, b.act);
-        memset(a->dgate, 0, sizeof(float) * NF);
-        memset(a->dup, 0, sizeof(float) * NF);
-        agir_swiglu_bwd(a->dgate, a->dup, a->dact, b.gate, b.up, NF);
-        memset(a->dtmp, 0, sizeof(float) * NC);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_GATE, a->dtmp, a->dgate, b.ln2);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_UP, a->dtmp, a->dup, b.ln2);
-        agir_rmsnorm_bwd(a->dres, NULL, a->dtmp, b.mid, L->mlp_norm, b.rstd2, N, C);
-        // attention block: mid = res[l] + o(attention(rope(q(ln1)), rope(k(ln1)), v(ln1)))
-        memset(a->dao, 0, sizeof(float) * NHD);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_O, a->dao, a->dres, b.ao);
-        memset(a->dq, 0, sizeof(float) * NHD);
-        memset(a->dk, 0, sizeof(float) * NKD);
-        memset(a->dv, 0, sizeof(float) * NKD);
-        agir_attention_bwd(a->dq, a->dk, a->dv, a->datt, a->dao, a->att + (size_t)l * B * H * T * T, b.q, b.k, b.v,
-                           B, T, H, KVH, D);
-        agir_rope_apply(a->dq, a->cos_t, a->sin_t, N, H, D, 1);
-        agir_rope_apply(a->dk, a->cos_t, a->sin_t, N, KVH, D, 1);
-        memset(a->dtmp, 0, sizeof(float) * NC);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_Q, a->dtmp, a->dq, b.ln1);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_K, a->dtmp, a->dk, b.ln1);
-        proj_bwd(m, lora, lgrad, a, l, AGIR_LORA_V, a->dtmp, a->dv, b.ln1);
-        agir_rmsnorm_bwd(a->dres, NULL, a->dtmp, b.x, L->attn_norm, b.rstd1, N, C);
-    }
-    if (n_new) agir_embedding_bwd(NULL, g->new_embed, a->dres, a->tokens, m->v0, N, C);
+        AGIR_TRY(agir_op_linear_bwd(w->ctx, NULL, c->tied ? g->new_embed : g->new_head, NULL,
+                                    at(dlogits, (size_t)m->v0, es), V, a->lnf,
+                                    at(w->head, (size_t)m->v0 * C, agir_ftype_size(w->wdt)), w->wdt, N, C, n_new, 1,
+                                    e));
+    // dres = d res[L]: (N, C)
+    AGIR_TRY(zero(w, a->dres, NC, e));
+    AGIR_TRY(agir_op_rmsnorm_bwd(w->ctx, a->dres, NULL, a->dtmp, at(a->res, (size_t)c->n_layer * NC, es), w->norm,
+                                 w->wdt, a->rstdf, N, C, e));
+    for (int l = c->n_layer - 1; l >= 0; l--) AGIR_TRY(backward_layer(w, g, a, l, e));
+    if (!n_new) return 0;
+    return agir_op_embedding_bwd(w->ctx, NULL, g->new_embed, a->dres, a->tokens, m->v0, n_new, N, C, e);
 }

@@ -1,11 +1,12 @@
-// LoRA adapter storage, initialisation and its forward/backward on the CPU (see lora.h).
+// LoRA adapter storage, initialisation, and its forward/backward over the ops of kernels/llm_ops.h
+// on either backend (see lora.h).
 #include "models/lora.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cpu/llm_ops.h"
+#include "kernels/llm_ops.h"
 
 static const char *const TARGET_NAMES[AGIR_LORA_NTARGET] = {"q", "k", "v", "o", "gate", "up", "down"};
 
@@ -87,48 +88,31 @@ void agir_lora_init(agir_lora *l, const agir_rng *rng) {
         }
 }
 
-// dst (+)= src · keep / (1 - p), keep drawn per element from row n's child stream. Forward applies
-// it to x; backward applies the very same mask to the gradient.
-static void dropout_rows(const agir_rng *rng, float p, const float *src, float *dst, int N, int in, int accumulate) {
-    float keep_scale = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static) if ((size_t)N * in >= AGIR_CPU_PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        agir_rng r;
-        agir_rng_child(rng, (uint64_t)n, &r);
-        for (int i = 0; i < in; i++) {
-            size_t k = (size_t)n * in + i;
-            float v = agir_rng_uniform(&r) >= p ? src[k] * keep_scale : 0.0f;
-            dst[k] = accumulate ? dst[k] + v : v;
-        }
-    }
-}
-
-void agir_lora_fwd(const agir_lora *l, const agir_lora_mat *m, agir_lora_act *a, float *y, const float *x, int N,
-                   const agir_rng *rng) {
+int agir_lora_fwd(const agir_ctx *c, const agir_lora *l, const agir_lora_view *v, agir_lora_act *a, void *y,
+                  const void *x, int N, const agir_rng *rng, agir_err *e) {
     int r = l->cfg.rank;
-    const float *u = x;
-    if (l->cfg.dropout > 0) {
-        dropout_rows(rng, l->cfg.dropout, x, a->u, N, m->in, 0);
+    const void *u = x;
+    if (l->cfg.dropout > 0 && rng) {
+        AGIR_TRY(agir_op_dropout(c, a->u, x, N, v->in, l->cfg.dropout, rng, 0, e));
         u = a->u;
     }
-    agir_linear_fwd(a->h, r, u, m->A, NULL, N, m->in, r, 0.0f);
-    for (size_t k = 0; k < (size_t)N * r; k++) a->h[k] *= l->scale;
-    agir_linear_fwd(y, m->out, a->h, m->B, NULL, N, r, m->out, 1.0f);
+    // h = s · A u, then y += B h
+    AGIR_TRY(agir_op_linear_fwd(c, a->h, r, u, v->A, NULL, v->wdt, N, v->in, r, l->scale, 0, e));
+    return agir_op_linear_fwd(c, y, v->out, a->h, v->B, NULL, v->wdt, N, r, v->out, 1, 1, e);
 }
 
-void agir_lora_bwd(const agir_lora *l, const agir_lora_mat *m, const agir_lora_mat *g, const agir_lora_act *a,
-                   float *dx, const float *dy, const float *x, int N, const agir_rng *rng, float *dh, float *du) {
-    int r = l->cfg.rank;
-    int drop = l->cfg.dropout > 0;
-    const float *u = drop ? a->u : x;
-    memset(dh, 0, sizeof(float) * (size_t)N * r);
-    agir_linear_bwd(dh, g->B, NULL, dy, m->out, a->h, m->B, N, r, m->out);  // h already carries s
-    for (size_t k = 0; k < (size_t)N * r; k++) dh[k] *= l->scale;
-    if (!drop) {
-        agir_linear_bwd(dx, g->A, NULL, dh, r, u, m->A, N, m->in, r);
-        return;
-    }
-    memset(du, 0, sizeof(float) * (size_t)N * m->in);
-    agir_linear_bwd(du, g->A, NULL, dh, r, u, m->A, N, m->in, r);
-    dropout_rows(rng, l->cfg.dropout, du, dx, N, m->in, 1);
+int agir_lora_bwd(const agir_ctx *c, const agir_lora *l, const agir_lora_view *v, const agir_lora_act *a, void *dx,
+                  const void *dy, const void *x, int N, const agir_rng *rng, void *dh, void *du, agir_err *e) {
+    int r = l->cfg.rank, drop = l->cfg.dropout > 0;
+    size_t es = agir_ftype_size(agir_act_ftype(c));
+    const void *u = drop ? a->u : x;
+    // h already carries s, so dB += dyᵀ h; dh = s · dy B.
+    AGIR_TRY(agir_op_linear_bwd(c, NULL, v->gB, NULL, dy, v->out, a->h, v->B, v->wdt, N, r, v->out, 1, e));
+    AGIR_TRY(agir_dev_zero(c, dh, (size_t)N * r * es, e));
+    AGIR_TRY(agir_op_linear_bwd(c, dh, NULL, NULL, dy, v->out, a->h, v->B, v->wdt, N, r, v->out, l->scale, e));
+    if (!drop) return agir_op_linear_bwd(c, dx, v->gA, NULL, dh, r, u, v->A, v->wdt, N, v->in, r, 1, e);
+    // dA += dhᵀ u; the input gradient goes back through the same dropout mask
+    AGIR_TRY(agir_dev_zero(c, du, (size_t)N * v->in * es, e));
+    AGIR_TRY(agir_op_linear_bwd(c, du, v->gA, NULL, dh, r, u, v->A, v->wdt, N, v->in, r, 1, e));
+    return agir_op_dropout(c, dx, du, N, v->in, l->cfg.dropout, rng, 1, e);
 }

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "kernels/ops.h"
 
 typedef enum agir_lora_target {
     AGIR_LORA_Q,  // (H·D, C)      attention query
@@ -62,20 +63,28 @@ static inline agir_lora_mat *agir_lora_at(const agir_lora *l, int layer, agir_lo
 // A ~ U(-1/sqrt(in), 1/sqrt(in)) from a child stream per matrix; B = 0.
 void agir_lora_init(agir_lora *l, const agir_rng *rng);
 
-// Saved per adapted matrix by the forward pass for the backward one.
-// u: (N, in) the dropped-out input (unused when dropout is 0)  h: (N, r) s · A u
+// Saved per adapted matrix by the forward pass for the backward one, on the model's context in its
+// activation dtype. u: (N, in) the dropped-out input (unused when dropout is 0)  h: (N, r) s · A u
 typedef struct agir_lora_act {
-    float *u, *h;
+    void *u, *h;
 } agir_lora_act;
 
-// y += s · B A dropout(x). x: (N, in)  y: (N, out). rng: the dropout stream of this matrix and
-// step (NULL when dropout is 0); each row draws from its own child stream, so masks do not depend
-// on the thread count and backward can regenerate them.
-void agir_lora_fwd(const agir_lora *l, const agir_lora_mat *m, agir_lora_act *a, float *y, const float *x, int N,
-                   const agir_rng *rng);
-// g: gradients of this matrix (dA, dB accumulate). dx += (input gradient); dh: (N, r) and
-// du: (N, in) scratch.
-void agir_lora_bwd(const agir_lora *l, const agir_lora_mat *m, const agir_lora_mat *g, const agir_lora_act *a,
-                   float *dx, const float *dy, const float *x, int N, const agir_rng *rng, float *dh, float *du);
+// One adapted matrix as the ops see it on a context: A: (r, in) and B: (out, r) compute copies in
+// wdt; gA, gB: their fp32 gradients (backward only).
+typedef struct agir_lora_view {
+    const void *A, *B;
+    float *gA, *gB;
+    agir_ftype wdt;
+    int in, out;
+} agir_lora_view;
+
+// y += s · B A dropout(x) on context c. x: (N, in)  y: (N, out) act. rng: the dropout stream of this
+// matrix and step; each row draws from its own child stream, so masks do not depend on the thread
+// count and backward regenerates them. NULL rng: no dropout (inference, the adapter's expected output).
+int agir_lora_fwd(const agir_ctx *c, const agir_lora *l, const agir_lora_view *v, agir_lora_act *a, void *y,
+                  const void *x, int N, const agir_rng *rng, agir_err *e);
+// gA, gB accumulate; dx += (input gradient). dh: (N, r) and du: (N, in) act scratch.
+int agir_lora_bwd(const agir_ctx *c, const agir_lora *l, const agir_lora_view *v, const agir_lora_act *a, void *dx,
+                  const void *dy, const void *x, int N, const agir_rng *rng, void *dh, void *du, agir_err *e);
 
 #endif

@@ -31,41 +31,32 @@ static int check_cfg(const agir_llm_opt_cfg *c, agir_err *e) {
     return 0;
 }
 
-int agir_llm_trainer_init(agir_llm_trainer *t, agir_llama *m, agir_lora *lora, const agir_llm_opt_cfg *cfg,
+int agir_llm_trainer_init(agir_llm_trainer *t, agir_llama_weights *w, const agir_llm_opt_cfg *cfg,
                           const agir_llm_reduce *reduce, agir_err *e) {
     memset(t, 0, sizeof *t);
     AGIR_TRY(check_cfg(cfg, e));
-    if (lora->n_layer != m->cfg.n_layer)
-        return AGIR_BUG(e, "LoRA has %d layers, model %d", lora->n_layer, m->cfg.n_layer);
+    if (!w->lora) return AGIR_BUG(e, "LoRA trainer without an adapter");
     t->cfg = *cfg;
-    t->m = m;
-    t->lora = lora;
+    t->w = w;
     if (reduce) t->reduce = *reduce;
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(&m->cfg, dims);
-    t->n_rows = (size_t)(m->cfg.vocab - m->v0) * m->cfg.dim * (m->cfg.tied ? 1 : 2);
-    size_t n = 2 * (lora->n_params + t->n_rows);
-    int rc = agir_ctx_open(&t->ctx, AGIR_DEV_CPU, e);
-    if (!rc) rc = agir_gradnorm_open(&t->gn, &t->ctx, e);
-    if (!rc) rc = agir_lora_alloc(&t->lgrad, &lora->cfg, lora->n_layer, dims, e);
-    if (!rc) rc = agir_llama_grads_alloc(&t->g, m, e);
-    if (!rc && !(t->mom = calloc(n ? n : 1, sizeof(float)))) rc = AGIR_BUG(e, "out of memory for %zu moments", n);
+    int rc = agir_gradnorm_open(&t->gn, w->ctx, e);
+    if (!rc) rc = agir_llama_grads_alloc(&t->g, w, e);
+    size_t bytes = 2 * t->g.n * sizeof(float);
+    if (!rc) rc = agir_dev_alloc(w->ctx, bytes ? bytes : 1, (void **)&t->mom, e);
+    if (!rc) rc = agir_dev_zero(w->ctx, t->mom, bytes, e);
     if (rc) agir_llm_trainer_free(t);  // safe on the parts not yet allocated
     return rc;
 }
 
 void agir_llm_trainer_free(agir_llm_trainer *t) {
-    agir_lora_free(&t->lgrad);
     agir_llama_grads_free(&t->g);
     agir_gradnorm_close(&t->gn);
-    agir_ctx_close(&t->ctx);
-    free(t->mom);
+    if (t->w) agir_dev_free(t->w->ctx, t->mom);
     memset(t, 0, sizeof *t);
 }
 
 int agir_llm_step_begin(agir_llm_trainer *t, int64_t n_valid_local, agir_err *e) {
-    memset(t->lgrad.mem, 0, t->lgrad.n_params * sizeof(float));
-    memset(t->g.mem, 0, t->n_rows * sizeof(float));
+    AGIR_TRY(agir_llama_grads_zero(&t->g, e));
     t->loss = 0;
     int64_t n = n_valid_local;
     // Reduce point 1: every rank normalises its loss by the count of the whole global batch.
@@ -78,18 +69,21 @@ int agir_llm_step_begin(agir_llm_trainer *t, int64_t n_valid_local, agir_err *e)
 int agir_llm_step_micro(agir_llm_trainer *t, agir_llama_acts *a, const int32_t *tokens, const int32_t *pos,
                         const int32_t *seg, const int32_t *labels, const agir_rng *dropout, double *loss, agir_err *e) {
     if (t->n_valid < 1) return AGIR_BUG(e, "micro-step outside agir_llm_step_begin/apply");
-    AGIR_TRY(agir_llama_forward(t->m, t->lora, a, tokens, pos, seg, dropout, e));
+    AGIR_TRY(agir_llama_forward(t->w, a, tokens, pos, seg, dropout, e));
     double l;
-    AGIR_TRY(agir_llama_loss(t->m, a, labels, t->n_valid, 1, &l, e));
-    agir_llama_backward(t->m, t->lora, &t->lgrad, &t->g, a);
+    AGIR_TRY(agir_llama_loss(t->w, a, labels, t->n_valid, 1, &l, e));
+    AGIR_TRY(agir_llama_backward(t->w, &t->g, a, e));
     t->loss += l;
     if (loss) *loss = l;
     return 0;
 }
 
-// One tensor of a parameter group with its moments and the group's hyper-parameters.
+// One tensor of a parameter group: fp32 master, compute copy in the weights' dtype (== master when
+// they alias), gradient, moments, and the group's hyper-parameters.
 typedef struct group {
-    float *param, *grad, *m, *v;
+    float *master;
+    void *copy;
+    float *grad, *m, *v;
     size_t n;
     float lr, wd;
 } group;
@@ -99,14 +93,13 @@ int agir_llm_step_apply(agir_llm_trainer *t, agir_llm_step_stats *st, agir_err *
     memset(st, 0, sizeof *st);
     st->loss = t->loss;
     t->n_valid = 0;
-    size_t nl = t->lgrad.n_params;
+    agir_llama_weights *w = t->w;
+    const agir_llama *m = w->m;
+    size_t nl = t->g.n_lora, nr = t->g.n_rows;
     // Reduce point 2: the gradients of all ranks summed (each is already divided by the global count).
-    if (t->reduce.sum_f32) {
-        AGIR_TRY(t->reduce.sum_f32(t->reduce.ctx, t->lgrad.mem, nl, e));
-        AGIR_TRY(t->reduce.sum_f32(t->reduce.ctx, t->g.mem, t->n_rows, e));
-    }
-    const float *bufs[2] = {t->lgrad.mem, t->g.mem};
-    size_t lens[2] = {nl, t->n_rows};
+    if (t->reduce.sum_f32) AGIR_TRY(t->reduce.sum_f32(t->reduce.ctx, t->g.mem, t->g.n, e));
+    const float *bufs[2] = {t->g.lora, t->g.new_embed};
+    size_t lens[2] = {nl, nr};
     double ss;
     AGIR_TRY(agir_gradnorm_sumsq(&t->gn, bufs, lens, 2, &ss, e));
     st->grad_norm = sqrt(ss);
@@ -118,19 +111,24 @@ int agir_llm_step_apply(agir_llm_trainer *t, agir_llm_step_stats *st, agir_err *
     st->clip_scale = (float)agir_clip_scale(st->grad_norm, t->cfg.clip);
     // Moments: [m, v] of the LoRA group, then [m, v] of the rows group, each laid out like the
     // gradients (new_embed, then new_head when untied).
-    size_t per = (size_t)(t->m->cfg.vocab - t->m->v0) * t->m->cfg.dim;
+    size_t per = (size_t)(m->cfg.vocab - m->v0) * m->cfg.dim, es = agir_ftype_size(w->wdt);
+    size_t off = (size_t)m->v0 * m->cfg.dim * es;
     float *mr = t->mom + 2 * nl;
     group gs[3] = {
-        {t->lora->mem, t->lgrad.mem, t->mom, t->mom + nl, nl, t->cfg.lr_lora, t->cfg.wd_lora},
-        {t->m->new_embed, t->g.new_embed, mr, mr + t->n_rows, per, t->cfg.lr_rows, t->cfg.wd_rows},
-        {t->m->new_head, t->g.new_head, mr + per, mr + t->n_rows + per, t->m->cfg.tied ? 0 : per, t->cfg.lr_rows,
-         t->cfg.wd_rows},
+        {w->lora_master, w->lora_w, t->g.lora, t->mom, t->mom + nl, nl, t->cfg.lr_lora, t->cfg.wd_lora},
+        {w->embed_master, (char *)w->embed + off, t->g.new_embed, mr, mr + nr, per, t->cfg.lr_rows, t->cfg.wd_rows},
+        {w->head_master, (char *)w->head + off, t->g.new_head, mr + per, mr + nr + per, m->cfg.tied ? 0 : per,
+         t->cfg.lr_rows, t->cfg.wd_rows},
     };
     t->step++;
     for (int i = 0; i < 3; i++) {
         agir_adamw_hp hp = {.lr = gs[i].lr, .beta1 = t->cfg.beta1, .beta2 = t->cfg.beta2, .eps = t->cfg.eps,
                             .weight_decay = gs[i].wd, .grad_scale = st->clip_scale, .step = t->step};
-        AGIR_TRY(agir_op_adamw(&t->ctx, gs[i].param, gs[i].grad, gs[i].m, gs[i].v, gs[i].n, &hp, e));
+        if (agir_llama_weights_aliased(w))
+            AGIR_TRY(agir_op_adamw(w->ctx, gs[i].master, gs[i].grad, gs[i].m, gs[i].v, gs[i].n, &hp, e));
+        else  // the bf16 copy the passes read is refreshed by the same op
+            AGIR_TRY(agir_op_adamw_bf16(w->ctx, gs[i].master, gs[i].copy, gs[i].grad, gs[i].m, gs[i].v, gs[i].n, &hp,
+                                        e));
     }
     return 0;
 }

@@ -1,4 +1,5 @@
-// The optimizer step of a LoRA fine-tune of a Llama-family model (models/llama.h) on the CPU:
+// The optimizer step of a LoRA fine-tune of a Llama-family model (models/llama.h) on the context its
+// weights were placed on (CPU or CUDA; gradients, moments and masters all live there):
 // gradient accumulation over micro-batches, the data-parallel reduce point, global gradient-norm
 // clipping and AdamW (kernels/ops.h) over two parameter groups, each with its own learning rate and
 // weight decay:
@@ -58,23 +59,20 @@ typedef struct agir_llm_step_stats {
 
 typedef struct agir_llm_trainer {
     agir_llm_opt_cfg cfg;
-    agir_llama *m;     // base model; only its new rows change
-    agir_lora *lora;   // adapter being trained
-    agir_lora lgrad;   // gradients of lora (same layout)
-    agir_llama_grads g;  // gradients of the new rows
-    float *mom;          // AdamW moments: m then v of the LoRA group, then of the rows group
-    size_t n_rows;       // values in the rows group (new_embed, and new_head when untied)
-    long long step;      // updates done
-    int64_t n_valid;     // valid labels of the current global batch (after step_begin)
-    double loss;         // running Σ of this step's micro-batch losses
+    agir_llama_weights *w;  // the model and adapter being trained; only their trainable tensors change
+    agir_llama_grads g;     // gradients [lora | new_embed | new_head] on w's context
+    float *mom;             // AdamW moments on w's context: m then v of the LoRA group, then of the rows group
+    long long step;         // updates done
+    int64_t n_valid;        // valid labels of the current global batch (after step_begin)
+    double loss;            // running Σ of this step's micro-batch losses
     agir_llm_reduce reduce;
-    agir_ctx ctx;  // the CPU: the model lives in host memory
     agir_gradnorm gn;
 } agir_llm_trainer;
 
-// m and lora must outlive t; t must stay where it is (t->gn points into it). reduce may be NULL (one rank). cfg is checked (AGIR_EINPUT naming the
-// key: lr, weight decay >= 0 and finite, betas in [0, 1), eps > 0, clip >= 0).
-int agir_llm_trainer_init(agir_llm_trainer *t, agir_llama *m, agir_lora *lora, const agir_llm_opt_cfg *cfg,
+// w (placed with an adapter) must outlive t; t must stay where it is. reduce may be NULL (one rank).
+// cfg is checked (AGIR_EINPUT naming the key: lr, weight decay >= 0 and finite, betas in [0, 1),
+// eps > 0, clip >= 0).
+int agir_llm_trainer_init(agir_llm_trainer *t, agir_llama_weights *w, const agir_llm_opt_cfg *cfg,
                           const agir_llm_reduce *reduce, agir_err *e);
 void agir_llm_trainer_free(agir_llm_trainer *t);
 

@@ -1,35 +1,103 @@
-// CPU forward/backward kernels of the Llama-family transformer (see llm_ops.h for shapes).
-// Reductions that decide a result (loss, norms) run in a fixed order so the numbers do not depend
-// on the thread count; matrix products go to OpenBLAS.
-#include "kernels/cpu/llm_ops.h"
-
+// CPU kernels of the Llama-family transformer (kernels/llm_ops.h has the shapes; kernels/backend.h
+// declares them). Reductions that decide a result (loss, norms) run in a fixed order so the numbers
+// do not depend on the thread count; matrix products go to OpenBLAS. bf16 weights are widened to
+// fp32 block by block, so the arithmetic is the fp32 path's and the scratch stays small.
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-void agir_linear_fwd(float *y, int ldy, const float *x, const float *W, const float *b, int N, int C, int OC,
-                     float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, x, C, W, C, beta, y, ldy);
+#include "core/bf16.h"
+#include "kernels/backend.h"
+
+// Rows of a bf16 weight widened at a time: 256 rows of 576 are 590 KB of scratch.
+enum { WIDEN_ROWS = 256 };
+
+static void widen(float *dst, const agir_bf16 *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = agir_bf16_to_f32(src[i]);
+}
+
+// The f32 view of a small bf16 weight (a norm or a bias): *tmp holds the widened copy to free.
+static const float *as_f32(const void *w, agir_ftype wdt, size_t n, float **tmp, agir_err *e) {
+    *tmp = NULL;
+    if (!w || wdt == AGIR_F32) return w;
+    *tmp = malloc(n * sizeof(float));
+    if (!*tmp) {
+        AGIR_BAD(e, "out of memory widening %zu bf16 weights (hint: use f32 weights)", n);
+        return NULL;
+    }
+    widen(*tmp, w, n);
+    return *tmp;
+}
+
+static void linear_f32(float *y, int ldy, const float *x, const float *W, const float *b, int N, int C, int OC,
+                       float alpha, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, alpha, x, C, W, C, beta, y, ldy);
     if (!b) return;
 #pragma omp parallel for schedule(static) if ((size_t)N * OC >= AGIR_CPU_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) y[(size_t)n * ldy + o] += b[o];
 }
 
-void agir_linear_bwd(float *dx, float *dW, float *db, const float *dy, int ldy, const float *x, const float *W, int N,
-                     int C, int OC) {
-    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dy, ldy, W, C, 1.0f, dx, C);
-    if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dy, ldy, x, C, 1.0f, dW, C);
+int agir_cpu_linear_fwd(float *y, int ldy, const float *x, const void *W, const void *b, agir_ftype wdt, int N, int C,
+                        int OC, float alpha, float beta, agir_err *e) {
+    if (wdt == AGIR_F32) {
+        linear_f32(y, ldy, x, W, b, N, C, OC, alpha, beta);
+        return AGIR_OK;
+    }
+    // y[:, o0:o1] = x W[o0:o1]ᵀ per block of widened rows.
+    float *bias = NULL, *blk = malloc(sizeof(float) * WIDEN_ROWS * (size_t)C);
+    const float *bf = as_f32(b, wdt, (size_t)OC, &bias, e);
+    if (!blk || (b && !bf)) {
+        free(blk), free(bias);
+        return e->code ? e->code : AGIR_BAD(e, "out of memory widening bf16 weights (hint: use f32 weights)");
+    }
+    for (int o0 = 0; o0 < OC; o0 += WIDEN_ROWS) {
+        int rows = OC - o0 < WIDEN_ROWS ? OC - o0 : WIDEN_ROWS;
+        widen(blk, (const agir_bf16 *)W + (size_t)o0 * C, (size_t)rows * C);
+        linear_f32(y + o0, ldy, x, blk, bf ? bf + o0 : NULL, N, C, rows, alpha, beta);
+    }
+    free(blk), free(bias);
+    return AGIR_OK;
+}
+
+static void linear_bwd_f32(float *dx, float *dW, float *db, const float *dy, int ldy, const float *x, const float *W,
+                           int N, int C, int OC, float alpha) {
+    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, alpha, dy, ldy, W, C, 1.0f, dx, C);
+    if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, alpha, dy, ldy, x, C, 1.0f, dW, C);
     if (!db) return;
 #pragma omp parallel for schedule(static) if ((size_t)N * OC >= AGIR_CPU_PAR_MIN)
     for (int o = 0; o < OC; o++) {
         double s = 0;
         for (int n = 0; n < N; n++) s += dy[(size_t)n * ldy + o];
-        db[o] += (float)s;
+        db[o] += (float)(alpha * s);
     }
 }
 
-void agir_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int N, int C, float eps) {
+int agir_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, int ldy, const float *x, const void *W,
+                        agir_ftype wdt, int N, int C, int OC, float alpha, agir_err *e) {
+    if (wdt == AGIR_F32 || !dx) {  // dW and db never read W
+        linear_bwd_f32(dx, dW, db, dy, ldy, x, W, N, C, OC, alpha);
+        return AGIR_OK;
+    }
+    linear_bwd_f32(NULL, dW, db, dy, ldy, x, NULL, N, C, OC, alpha);
+    float *blk = malloc(sizeof(float) * WIDEN_ROWS * (size_t)C);
+    if (!blk) return AGIR_BAD(e, "out of memory widening bf16 weights (hint: use f32 weights)");
+    // dx += dy[:, o0:o1] W[o0:o1] per block of widened rows.
+    for (int o0 = 0; o0 < OC; o0 += WIDEN_ROWS) {
+        int rows = OC - o0 < WIDEN_ROWS ? OC - o0 : WIDEN_ROWS;
+        widen(blk, (const agir_bf16 *)W + (size_t)o0 * C, (size_t)rows * C);
+        linear_bwd_f32(dx, NULL, NULL, dy + o0, ldy, x, blk, N, C, rows, alpha);
+    }
+    free(blk);
+    return AGIR_OK;
+}
+
+int agir_cpu_rmsnorm_fwd(float *y, float *rstd, const float *x, const void *wv, agir_ftype wdt, int N, int C, float eps,
+                         agir_err *e) {
+    float *tmp;
+    const float *w = as_f32(wv, wdt, (size_t)C, &tmp, e);
+    if (!w) return e->code;
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= AGIR_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * C;
@@ -40,12 +108,17 @@ void agir_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int
         for (int i = 0; i < C; i++) yr[i] = xr[i] * r * w[i];
         rstd[n] = r;
     }
+    free(tmp);
+    return AGIR_OK;
 }
 
-void agir_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd, int N,
-                      int C) {
+int agir_cpu_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const void *wv, agir_ftype wdt,
+                         const float *rstd, int N, int C, agir_err *e) {
     // d/dx_i of x_i·r·w_i with r = (mean(x²)+eps)^-½: r·w_i·dy_i − x_i·r³/C · Σ_j w_j·dy_j·x_j
     if (dx) {
+        float *tmp;
+        const float *w = as_f32(wv, wdt, (size_t)C, &tmp, e);
+        if (!w) return e->code;
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= AGIR_CPU_PAR_MIN)
         for (int n = 0; n < N; n++) {
             const float *xr = x + (size_t)n * C, *dyr = dy + (size_t)n * C;
@@ -55,6 +128,7 @@ void agir_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, con
             float c = dot * r * r * r / C;
             for (int i = 0; i < C; i++) dxr[i] += r * w[i] * dyr[i] - c * xr[i];
         }
+        free(tmp);
     }
     if (dw) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= AGIR_CPU_PAR_MIN)
@@ -64,41 +138,10 @@ void agir_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, con
             dw[i] += (float)s;
         }
     }
+    return AGIR_OK;
 }
 
-void agir_rope_inv_freq(float *inv_freq, int D, const agir_rope_cfg *cfg) {
-    const double pi = 3.14159265358979323846;
-    for (int i = 0; i < D / 2; i++) {
-        double f = 1.0 / pow(cfg->theta, (double)(2 * i) / D);
-        if (cfg->factor > 0) {
-            // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept, the band between
-            // the two thresholds interpolated smoothly.
-            double low_wl = cfg->original_max_pos / cfg->low_freq_factor;
-            double high_wl = cfg->original_max_pos / cfg->high_freq_factor;
-            double wl = 2 * pi / f;
-            if (wl > low_wl) {
-                f /= cfg->factor;
-            } else if (wl >= high_wl) {
-                double s = (cfg->original_max_pos / wl - cfg->low_freq_factor) /
-                           (cfg->high_freq_factor - cfg->low_freq_factor);
-                f = (1 - s) * f / cfg->factor + s * f;
-            }
-        }
-        inv_freq[i] = (float)f;
-    }
-}
-
-void agir_rope_table(float *cos_t, float *sin_t, const int32_t *pos, const float *inv_freq, int N, int D) {
-    int half = D / 2;
-    for (int n = 0; n < N; n++)
-        for (int i = 0; i < half; i++) {
-            float a = (float)pos[n] * inv_freq[i];  // float product, as HF computes the angles
-            cos_t[(size_t)n * half + i] = cosf(a);
-            sin_t[(size_t)n * half + i] = sinf(a);
-        }
-}
-
-void agir_rope_apply(float *x, const float *cos_t, const float *sin_t, int N, int nh, int D, int inverse) {
+void agir_cpu_rope(float *x, const float *cos_t, const float *sin_t, int N, int nh, int D, int inverse) {
     int half = D / 2;
     float sgn = inverse ? -1.0f : 1.0f;
 #pragma omp parallel for schedule(static) if ((size_t)N * nh * D >= AGIR_CPU_PAR_MIN)
@@ -237,7 +280,7 @@ static void softmax_row(float *a, const int32_t *sg, int i, int T) {
     memset(a + n, 0, sizeof(float) * (size_t)(T - i - 1));
 }
 
-void agir_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v, const int32_t *seg,
+void agir_cpu_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v, const int32_t *seg,
                         int B, int T, int q0, int H, int KVH, int D) {
     int Tk = q0 + T;
     att_view w = att_view_of(T, Tk, H, KVH, D);
@@ -261,7 +304,7 @@ void agir_attention_fwd(float *out, float *att, const float *q, const float *k, 
             }
 }
 
-void agir_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
+void agir_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
                         const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int D) {
     att_view w = att_view_of(T, T, H, KVH, D);
     // dP = dO Vᵀ and dV += Pᵀ dO, block by block.
@@ -303,7 +346,7 @@ void agir_attention_bwd(float *dq, float *dk, float *dv, float *datt, const floa
             }
 }
 
-void agir_swiglu_fwd(float *out, const float *gate, const float *up, size_t n) {
+void agir_cpu_swiglu_fwd(float *out, const float *gate, const float *up, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= AGIR_CPU_PAR_MIN)
     for (size_t i = 0; i < n; i += VL) {
         vf g = vload(gate + i, n - i, 0), u = vload(up + i, n - i, 0);
@@ -311,7 +354,7 @@ void agir_swiglu_fwd(float *out, const float *gate, const float *up, size_t n) {
     }
 }
 
-void agir_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
+void agir_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= AGIR_CPU_PAR_MIN)
     for (size_t i = 0; i < n; i += VL) {
         size_t k = n - i;
@@ -322,16 +365,22 @@ void agir_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *g
     }
 }
 
-void agir_embedding_fwd(float *out, const int32_t *ids, const float *base, const float *extra, int V0, int N, int C) {
+void agir_cpu_embedding_fwd(float *out, const int32_t *ids, const void *base, const void *extra, agir_ftype wdt,
+                            int V0, int N, int C) {
+    size_t es = agir_ftype_size(wdt);
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= AGIR_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         int id = ids[n];
-        const float *row = id < V0 ? base + (size_t)id * C : extra + (size_t)(id - V0) * C;
-        memcpy(out + (size_t)n * C, row, sizeof(float) * C);
+        const char *row = id < V0 ? (const char *)base + (size_t)id * C * es
+                                  : (const char *)extra + (size_t)(id - V0) * C * es;
+        if (wdt == AGIR_F32)
+            memcpy(out + (size_t)n * C, row, sizeof(float) * C);
+        else
+            widen(out + (size_t)n * C, (const agir_bf16 *)row, (size_t)C);
     }
 }
 
-void agir_embedding_bwd(float *dbase, float *dextra, const float *dout, const int32_t *ids, int V0, int N, int C) {
+void agir_cpu_embedding_bwd(float *dbase, float *dextra, const float *dout, const int32_t *ids, int V0, int N, int C) {
     for (int n = 0; n < N; n++) {
         int id = ids[n];
         float *row = id < V0 ? (dbase ? dbase + (size_t)id * C : NULL) : (dextra ? dextra + (size_t)(id - V0) * C : NULL);
@@ -359,7 +408,7 @@ static double exp_sum(float *e, const float *x, size_t V, float mx) {
     return sum;
 }
 
-double agir_softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int N, int V, float scale) {
+double agir_cpu_softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int N, int V, float scale) {
     // Rows are cut into a fixed number of chunks summed in index order: the loss does not depend on
     // the thread count.
     int nchunk = N < XENT_CHUNKS ? N : XENT_CHUNKS;
@@ -395,4 +444,18 @@ double agir_softmax_xent(float *dlogits, const float *logits, const int32_t *lab
     double loss = 0;
     for (int ch = 0; ch < nchunk; ch++) loss += part[ch];
     return loss * scale;
+}
+
+void agir_cpu_dropout(float *dst, const float *src, int N, int in, float p, const agir_rng *rng, int accumulate) {
+    float keep_scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) if ((size_t)N * in >= AGIR_CPU_PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        agir_rng r;
+        agir_rng_child(rng, (uint64_t)n, &r);
+        for (int i = 0; i < in; i++) {
+            size_t k = (size_t)n * in + i;
+            float v = agir_rng_uniform(&r) >= p ? src[k] * keep_scale : 0.0f;
+            dst[k] = accumulate ? dst[k] + v : v;
+        }
+    }
 }

@@ -1,4 +1,4 @@
-// Causal self-attention with GQA and packed-sequence masks on the GPU (kernels/llm_cuda.h): a tiled
+// Causal self-attention with GQA and packed-sequence masks on the GPU (kernels/llm_ops.h): a tiled
 // forward with an online softmax and a backward that recomputes the probabilities, after
 // FlashAttention (Dao et al., NeurIPS 2022) and FlashAttention-2 (Dao 2023).
 //
@@ -27,8 +27,10 @@ constexpr int kRows = 64;  // query (forward, dQ) or key (dK/dV) rows per block,
 constexpr int kTile = 32;  // rows of the streamed operand per shared-memory tile
 static_assert(kRows % kTile == 0, "a block's first row starts a tile");
 
+// T query rows at positions q0 .. q0 + T - 1 against Tk = q0 + T keys (q0 > 0: new rows against a
+// KV cache, forward only; the backward pass has q0 = 0 and Tk = T).
 struct attn_dims {
-    int T, H, KVH;
+    int T, Tk, q0, H, KVH;
     float scale;  // 1 / sqrt(D)
 };
 
@@ -74,9 +76,9 @@ __device__ query_rows query_rows_of(const int32_t *seg, attn_dims a) {
     w.kh = w.h / (a.H / a.KVH);
     w.i0 = blockIdx.x * kRows;
     w.i = w.i0 + threadIdx.x;
-    w.j_end = w.i0 + kRows < a.T ? w.i0 + kRows : a.T;
+    w.j_end = a.q0 + w.i0 + kRows < a.Tk ? a.q0 + w.i0 + kRows : a.Tk;
     w.live = w.i < a.T;
-    w.seg_b = seg + (size_t)w.b * a.T;
+    w.seg_b = seg + (size_t)w.b * a.Tk;
     return w;
 }
 
@@ -85,9 +87,9 @@ __device__ query_rows query_rows_of(const int32_t *seg, attn_dims a) {
 template <int D>
 __device__ void load_kv_tile(float (*ks)[D], float (*vs)[D], int *segs, const bf16 *k, const bf16 *v,
                              const query_rows &w, int j0, attn_dims a) {
-    load_tile<D>(ks, k, w.b, j0, w.kh, a.T, a.KVH);
-    load_tile<D>(vs, v, w.b, j0, w.kh, a.T, a.KVH);
-    load_seg_tile(segs, w.seg_b, j0, a.T);
+    load_tile<D>(ks, k, w.b, j0, w.kh, a.Tk, a.KVH);
+    load_tile<D>(vs, v, w.b, j0, w.kh, a.Tk, a.KVH);
+    load_seg_tile(segs, w.seg_b, j0, a.Tk);
     __syncthreads();
 }
 
@@ -111,7 +113,7 @@ __global__ void __launch_bounds__(kRows) attention_fwd_kernel(bf16 *out, float *
     int my_seg = 0;
     if (w.live) {
         load_row<D>(qr, q + row_at<D>(w.b, w.i, w.h, a.T, a.H));
-        my_seg = w.seg_b[w.i];
+        my_seg = w.seg_b[a.q0 + w.i];
     }
     float m = -INFINITY, l = 0;
     for (int j0 = 0; j0 < w.j_end; j0 += kTile) {
@@ -120,7 +122,7 @@ __global__ void __launch_bounds__(kRows) attention_fwd_kernel(bf16 *out, float *
             float s[kTile], mt = -INFINITY;
             for (int r = 0; r < kTile; r++) {
                 int j = j0 + r;
-                s[r] = j <= w.i && segs[r] == my_seg ? dot<D>(qr, ks[r]) * a.scale : -INFINITY;
+                s[r] = j <= a.q0 + w.i && segs[r] == my_seg ? dot<D>(qr, ks[r]) * a.scale : -INFINITY;
                 mt = fmaxf(mt, s[r]);
             }
             if (mt > -INFINITY) {  // else nothing of this tile is visible: keep m, l, o as they are
@@ -285,9 +287,9 @@ int attention_bwd(const agir_ctx *c, bf16 *dq, bf16 *dk, bf16 *dv, float *delta,
 }  // namespace
 
 extern "C" int agir_cuda_attention_fwd(const agir_ctx *c, agir_bf16 *out, float *lse, const agir_bf16 *q,
-                                       const agir_bf16 *k, const agir_bf16 *v, const int32_t *seg, int B, int T, int H,
-                                       int KVH, int D, agir_err *e) {
-    attn_dims a = {T, H, KVH, 1.0f / sqrtf((float)D)};
+                                       const agir_bf16 *k, const agir_bf16 *v, const int32_t *seg, int B, int T, int q0,
+                                       int H, int KVH, int D, agir_err *e) {
+    attn_dims a = {T, q0 + T, q0, H, KVH, 1.0f / sqrtf((float)D)};
     switch (D) {
         case 32: return attention_fwd<32>(c, as_bf16(out), lse, as_bf16(q), as_bf16(k), as_bf16(v), seg, B, a, e);
         case 64: return attention_fwd<64>(c, as_bf16(out), lse, as_bf16(q), as_bf16(k), as_bf16(v), seg, B, a, e);
@@ -300,7 +302,7 @@ extern "C" int agir_cuda_attention_bwd(const agir_ctx *c, agir_bf16 *dq, agir_bf
                                        const agir_bf16 *dout, const agir_bf16 *out, const float *lse,
                                        const agir_bf16 *q, const agir_bf16 *k, const agir_bf16 *v, const int32_t *seg,
                                        int B, int T, int H, int KVH, int D, agir_err *e) {
-    attn_dims a = {T, H, KVH, 1.0f / sqrtf((float)D)};
+    attn_dims a = {T, T, 0, H, KVH, 1.0f / sqrtf((float)D)};
 #define AGIR_ATTN_BWD(DD)                                                                                         \
     attention_bwd<DD>(c, as_bf16(dq), as_bf16(dk), as_bf16(dv), delta, as_bf16(dout), as_bf16(out), lse, as_bf16(q), \
                       as_bf16(k), as_bf16(v), seg, B, a, e)

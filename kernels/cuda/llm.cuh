@@ -4,7 +4,7 @@
 #define AGIR_KERNELS_CUDA_LLM_CUH
 
 #include "kernels/cuda/common.cuh"
-#include "kernels/llm_cuda.h"
+#include "kernels/llm_ops.h"
 
 // agir_bf16 is the bit pattern of a __nv_bfloat16 (both are 16-bit bfloat16).
 static_assert(sizeof(agir_bf16) == sizeof(bf16), "agir_bf16 and __nv_bfloat16 must have the same size");

@@ -1,4 +1,4 @@
-// Row-wise and element-wise LLM kernels (kernels/llm_cuda.h): embedding lookup and its scatter-add,
+// Row-wise and element-wise LLM kernels (kernels/llm_ops.h): embedding lookup and its scatter-add,
 // RMSNorm forward/backward, RoPE, SwiGLU. bf16 in and out, fp32 inside.
 //
 // Column sums over tokens (embedding rows, RMSNorm's weight gradient) give each column to one thread,

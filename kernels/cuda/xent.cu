@@ -1,4 +1,4 @@
-// Fused softmax + cross-entropy on the GPU (kernels/llm_cuda.h, agir_llm_softmax_xent): one block
+// Fused softmax + cross-entropy on the GPU (kernels/llm_ops.h, agir_llm_softmax_xent): one block
 // per token row. One pass over the logits gathers the row's max and Σ exp(x − max) in fp32 with the
 // online rule (each thread folds its elements, then partial (max, sum) pairs merge across the block);
 // a second pass writes the gradient, possibly over the logits themselves. Per-token losses are
