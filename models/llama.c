@@ -295,6 +295,10 @@ int agir_llama_weights_open(agir_llama_weights *w, const agir_ctx *c, agir_ftype
     if (c->dev == AGIR_DEV_CUDA && wdt != AGIR_BF16)
         return AGIR_BAD(e, "weights = %s on CUDA (hint: the CUDA kernels read bf16 weights; use bf16)",
                         agir_ftype_name(wdt));
+    int D = m->cfg.head_dim;
+    if (c->dev == AGIR_DEV_CUDA && D != 32 && D != 64 && D != 128)
+        return AGIR_BAD(e, "head_dim %d: the CUDA attention kernels take 32, 64 or 128 (hint: run this model with "
+                        "device = cpu)", D);
     if (lora && lora->n_layer != m->cfg.n_layer)
         return AGIR_BAD(e, "adapter has %d layers, the model %d (hint: the adapter belongs to another model)",
                         lora->n_layer, m->cfg.n_layer);

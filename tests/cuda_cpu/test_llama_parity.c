@@ -1,12 +1,13 @@
-// Parity of the device model (models/llama_dev.c: the Llama-family forward, loss, backward and AdamW
-// step built from kernels/llm_cuda.h and kernels/ops.h) with the CPU engine (models/llama.c) on the
-// same weights: the host model's weights and LoRA parameters are rounded to bf16 first, so both sides
-// start from identical values and differ only by the device's bf16 activations and fp32 accumulation
-// order.
+// Parity of the one Llama model (models/llama.c over kernels/llm_ops.h) placed on a CUDA context (bf16
+// weights and activations) with the same source on a CPU context (fp32): forward, loss, backward, the
+// LoRA optimizer step (train/llm_step.c) and KV-cached decoding with a query offset
+// (infer/kv_cache.c). The host model's weights and LoRA parameters are rounded to bf16 first, so both
+// sides start from identical values and differ only by the device's bf16 activations and fp32
+// accumulation order.
 //
 // Models: random weights from agir_llama_alloc, because the golden fixtures in tests/fixtures/llama
-// have head_dim 16 and the attention kernels take 32, 64 or 128 (open must refuse that with one line,
-// checked below). Three configurations cover tied and untied heads, GQA and plain multi-head
+// have head_dim 16 and the attention kernels take 32, 64 or 128 (placing must refuse that with one
+// line, checked below). Three configurations cover tied and untied heads, GQA and plain multi-head
 // attention, head sizes 32 and 64, QKV bias, Llama 3 RoPE scaling, new vocabulary rows in the batch
 // (and none), packed sequences, all seven LoRA targets, rsLoRA, LoRA dropout (the device regenerates
 // the CPU's Philox mask streams) and a model without adapter.
@@ -30,9 +31,10 @@
 #include "parity.h"
 
 #include "core/bf16.h"
+#include "infer/kv_cache.h"
 #include "models/llama.h"
-#include "models/llama_dev.h"
 #include "models/lora.h"
+#include "train/llm_step.h"
 
 enum { B = 2, T = 37, N = B * T };
 
@@ -146,71 +148,103 @@ static void check_grad(parity *t, const char *what, const float *got, const floa
     parity_check(t, s.cosine >= 0.999, "%s: cosine %.5f below 0.999", what, s.cosine);
 }
 
-// One AdamW step on both sides from the same (CPU) gradients, so that only the optimizer plumbing is
-// compared: device masters against the CPU's fp32 update (same formula, fp32: 1e-5 relative), then a
-// second forward, whose logits must move by much more than their tolerance (the refreshed bf16
-// copies are used) and still match the CPU's at the forward's tolerance (the copies add one bf16
-// rounding of the trainable weights, inside the same budget).
-static uint64_t check_step(parity *t, agir_llama *m, agir_lora *lo, const float *lg_cpu, const agir_llama_grads *g_cpu,
-                           agir_llama_dev *d, agir_llama_acts *a, const float *logits_before, const int32_t *tok,
-                           const int32_t *pos, const int32_t *seg, const agir_rng *drop, uint64_t h) {
+// The device's logits of the last forward, as floats.
+static float *device_logits(const agir_llama_weights *w, const agir_llama_acts *a) {
     agir_err e = {0};
-    size_t nl = lo ? lo->n_params : 0, per = (size_t)(m->cfg.vocab - m->v0) * m->cfg.dim;
+    float *f = parity_host((size_t)N * w->m->cfg.vocab);
+    die_if(agir_llama_logits_f32(w, a, f, &e), &e);
+    return f;
+}
+
+// The trainable values a placement's masters hold, downloaded: [lora | new_embed | new_head].
+static float *masters(parity *t, const agir_llama_weights *w, size_t n_lora, size_t per, size_t n_head) {
+    float *h = parity_host(n_lora + per + n_head);
+    if (n_lora) parity_down(t, h, w->lora_master, sizeof(float) * n_lora);
+    parity_down(t, h + n_lora, w->embed_master, sizeof(float) * per);
+    if (n_head) parity_down(t, h + n_lora + per, w->head_master, sizeof(float) * n_head);
+    return h;
+}
+
+// One optimizer step (train/llm_step.c) on both sides from the same (CPU) gradients, so that only
+// the optimizer plumbing is compared: device masters against the CPU's fp32 update (same formula,
+// fp32: 1e-5 relative), then a second forward, whose logits must move by much more than their
+// tolerance (the refreshed bf16 copies are used) and still match the CPU's at the forward's tolerance
+// (the copies add one bf16 rounding of the trainable weights, inside the same budget).
+static uint64_t check_step(parity *t, agir_llama_weights *wc, agir_llama_weights *wd, agir_llama_acts *ac,
+                           agir_llama_acts *ad, const float *logits_before, const int32_t *tok, const int32_t *pos,
+                           const int32_t *seg, const int32_t *lab, const agir_rng *drop, uint64_t h) {
+    agir_err e = {0};
+    const agir_llama *m = wc->m;
+    size_t nl = wc->lora->n_params, per = (size_t)(m->cfg.vocab - m->v0) * m->cfg.dim;
     size_t n_head = m->cfg.tied ? 0 : per, V = m->cfg.vocab;
-    agir_adamw_hp hl = {.lr = 0.02f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f,
-                        .grad_scale = 0.5f, .step = 1};
-    agir_adamw_hp hr = hl;
-    hr.lr = 0.05f;
-    hr.weight_decay = 0;
-    // the CPU update, in place on the host model
-    float *mom = parity_host(2 * (nl + 2 * per));
-    memset(mom, 0, sizeof(float) * 2 * (nl + 2 * per));
-    die_if(agir_op_adamw(&t->cpu, lo ? lo->mem : NULL, lg_cpu, mom, mom + nl, nl, &hl, &e), &e);
-    float *mr = mom + 2 * nl;
-    die_if(agir_op_adamw(&t->cpu, m->new_embed, g_cpu->new_embed, mr, mr + per, per, &hr, &e), &e);
-    die_if(agir_op_adamw(&t->cpu, m->new_head, g_cpu->new_head, mr + 2 * per, mr + 3 * per, n_head, &hr, &e), &e);
-    float *want = parity_host(nl + 2 * per);
-    if (nl) memcpy(want, lo->mem, sizeof(float) * nl);
-    memcpy(want + nl, m->new_embed, sizeof(float) * per);
-    if (n_head) memcpy(want + nl + per, m->new_head, sizeof(float) * n_head);
-    // the device update from the same gradients
-    if (nl) parity_up(t, d->lora_g, lg_cpu, sizeof(float) * nl);
-    parity_up(t, d->g_embed, g_cpu->new_embed, sizeof(float) * per);
-    if (n_head) parity_up(t, d->g_head, g_cpu->new_head, sizeof(float) * n_head);
-    die_if(agir_llama_dev_adamw(d, &hl, &hr, &e), &e);
-    die_if(agir_llama_dev_download_trainable(d, lo, m, &e), &e);
-    float *got = parity_host(nl + 2 * per);
-    if (nl) memcpy(got, lo->mem, sizeof(float) * nl);
-    memcpy(got + nl, m->new_embed, sizeof(float) * per);
-    if (n_head) memcpy(got + nl + per, m->new_head, sizeof(float) * n_head);
+    agir_llm_opt_cfg oc = agir_llm_opt_defaults();
+    oc.lr_lora = 0.02f, oc.wd_lora = 0.01f, oc.lr_rows = 0.05f, oc.clip = 0.5f;
+    agir_llm_trainer tc, td;
+    agir_llm_step_stats sc, sd;
+    int64_t n_valid = agir_llama_count_valid(lab, N);
+    die_if(agir_llm_trainer_init(&tc, wc, &oc, NULL, &e), &e);
+    die_if(agir_llm_trainer_init(&td, wd, &oc, NULL, &e), &e);
+    die_if(agir_llm_step_begin(&tc, n_valid, &e), &e);
+    die_if(agir_llm_step_begin(&td, n_valid, &e), &e);
+    die_if(agir_llm_step_micro(&tc, ac, tok, pos, seg, lab, drop, NULL, &e), &e);
+    die_if(agir_llm_step_micro(&td, ad, tok, pos, seg, lab, drop, NULL, &e), &e);
+    parity_up(t, td.g.mem, tc.g.mem, sizeof(float) * tc.g.n);  // the same gradients on both sides
+    die_if(agir_llm_step_apply(&tc, &sc, &e), &e);
+    die_if(agir_llm_step_apply(&td, &sd, &e), &e);
+    printf("  %-22s clip scale cpu %.6f device %.6f\n", "optimizer step", sc.clip_scale, sd.clip_scale);
+    parity_check(t, !sc.skipped && !sd.skipped && fabsf(sc.clip_scale - sd.clip_scale) <= 1e-5f * sc.clip_scale,
+                 "optimizer step: skipped or clip scales differ (%g, %g)", sc.clip_scale, sd.clip_scale);
+    float *want = masters(t, wc, nl, per, n_head), *got = masters(t, wd, nl, per, n_head);
     size_t n_all = nl + per + n_head;
     double err;
     double x = parity_excess(got, want, n_all, 1e-7, 1e-5, &err);
     printf("  %-22s max |err| %.3g, %.2f of tolerance\n", "AdamW masters", err, x);
     parity_check(t, x <= 1, "AdamW masters: tolerance exceeded x%.3g", x);
     h = hash_bytes(h, got, sizeof(float) * n_all);
-    // the host keeps the CPU's values for its second forward
-    if (nl) memcpy(lo->mem, want, sizeof(float) * nl);
-    memcpy(m->new_embed, want + nl, sizeof(float) * per);
-    if (n_head) memcpy(m->new_head, want + nl + per, sizeof(float) * n_head);
-    die_if(agir_llama_forward(m, lo, a, tok, pos, seg, drop, &e), &e);
-    die_if(agir_llama_dev_forward(d, tok, pos, seg, drop, &e), &e);
-    agir_bf16 *lb = malloc(sizeof *lb * N * V);
-    float *logits_dev = parity_host((size_t)N * V);
-    parity_down(t, lb, d->logits, sizeof *lb * N * V);
-    for (size_t i = 0; i < (size_t)N * V; i++) logits_dev[i] = agir_bf16_to_f32(lb[i]);
-    err_stats moved = compare(a->logits, logits_before, (size_t)N * V);
-    err_stats s = compare(logits_dev, a->logits, (size_t)N * V);
+    die_if(agir_llama_forward(wc, ac, tok, pos, seg, drop, &e), &e);
+    die_if(agir_llama_forward(wd, ad, tok, pos, seg, drop, &e), &e);
+    float *logits_dev = device_logits(wd, ad);
+    err_stats moved = compare(ac->logits, logits_before, (size_t)N * V);
+    err_stats s = compare(logits_dev, ac->logits, (size_t)N * V);
     printf("  %-22s moved by rel L2 %.3g; device vs CPU rel L2 %.3g\n", "logits after the step", moved.rel_l2,
            s.rel_l2);
     parity_check(t, moved.rel_l2 >= 0x1p-3, "the step moved the CPU logits by only %.3g", moved.rel_l2);
     parity_check(t, s.rel_l2 <= 0x1p-5, "logits after the step: relative L2 error %.3g above 2^-5", s.rel_l2);
-    h = hash_bytes(h, lb, sizeof *lb * N * V);
-    free(lb);
-    free(logits_dev);
-    free(got);
-    free(want);
-    free(mom);
+    h = hash_bytes(h, logits_dev, sizeof(float) * N * V);
+    agir_llm_trainer_free(&tc);
+    agir_llm_trainer_free(&td);
+    free(logits_dev), free(got), free(want);
+    return h;
+}
+
+// KV-cached generation on both sides: two sequences of different lengths prefilled at once, then
+// single-token steps, so that the device attention runs with query offsets > 0 against its cache.
+// The logits of each step are checked at the forward's tolerance.
+static uint64_t check_decode(parity *t, const agir_llama_weights *wc, const agir_llama_weights *wd,
+                             const int32_t *tok, uint64_t h) {
+    agir_err e = {0};
+    int V = wc->m->cfg.vocab;
+    agir_infer ic, id;
+    die_if(agir_infer_open(&ic, wc, 2, T + 8, &e), &e);
+    die_if(agir_infer_open(&id, wd, 2, T + 8, &e), &e);
+    float *lc = parity_host(2 * (size_t)V), *ld = parity_host(2 * (size_t)V);
+    int n[2] = {T, 20};
+    for (int step = 0; step < 4; step++) {
+        int32_t next[2] = {tok[step], tok[T + step]};
+        const int32_t *in = step ? next : tok;
+        die_if(agir_infer_step(&ic, in, n, lc, &e), &e);
+        die_if(agir_infer_step(&id, in, n, ld, &e), &e);
+        err_stats s = compare(ld, lc, 2 * (size_t)V);
+        printf("  %-22s rel L2 %.3g, max |err| %.3g (max |ref| %.3g)\n", step ? "decode step" : "prefill", s.rel_l2,
+               s.max_abs, s.max_ref);
+        parity_check(t, s.rel_l2 <= 0x1p-5, "KV-cached logits, step %d: relative L2 error %.3g above 2^-5", step,
+                     s.rel_l2);
+        h = hash_bytes(h, ld, sizeof(float) * 2 * V);
+        n[0] = n[1] = 1;
+    }
+    free(lc), free(ld);
+    agir_infer_free(&ic);
+    agir_infer_free(&id);
     return h;
 }
 
@@ -218,16 +252,11 @@ static uint64_t check_step(parity *t, agir_llama *m, agir_lora *lo, const float 
 static uint64_t run_case(parity *t, const model_case *mc) {
     agir_err e = {0};
     agir_llama m;
-    agir_lora lo = {0}, lg = {0};
+    agir_lora lo = {0};
     int has_lora = mc->lora.rank > 0;
     random_model(&m, mc);
-    if (has_lora) {
-        int dims[AGIR_LORA_NTARGET][2];
-        agir_llama_lora_dims(&m.cfg, dims);
-        random_lora(&lo, &m, &mc->lora);
-        die_if(agir_lora_alloc(&lg, &mc->lora, m.cfg.n_layer, dims, &e), &e);
-    }
-    agir_lora *lop = has_lora ? &lo : NULL, *lgp = has_lora ? &lg : NULL;
+    if (has_lora) random_lora(&lo, &m, &mc->lora);
+    agir_lora *lop = has_lora ? &lo : NULL;
     int V = m.cfg.vocab;
     int32_t tok[N], pos[N], seg[N], lab[N];
     random_batch(tok, pos, seg, lab, V, m.v0);
@@ -237,34 +266,32 @@ static uint64_t run_case(parity *t, const model_case *mc) {
     printf(" %s: V %d (%d new), C %d, H %d/%d x %d, F %d, L %d, LoRA r %d targets 0x%x dropout %g\n", mc->name, V,
            mc->n_new, m.cfg.dim, m.cfg.n_head, m.cfg.n_kv_head, m.cfg.head_dim, m.cfg.ffn, m.cfg.n_layer,
            mc->lora.rank, mc->lora.targets, mc->lora.dropout);
+    // both placements start from the host values: the device copies them at open
+    agir_llama_weights wc, wd;
+    agir_llama_acts ac, ad;
+    agir_llama_grads gc, gd;
+    die_if(agir_llama_weights_open(&wc, &t->cpu, AGIR_F32, &m, lop, &e), &e);
+    die_if(agir_llama_weights_open(&wd, &t->cuda, AGIR_BF16, &m, lop, &e), &e);
+    die_if(agir_llama_acts_alloc(&ac, &wc, B, T, &e), &e);
+    die_if(agir_llama_acts_alloc(&ad, &wd, B, T, &e), &e);
+    die_if(agir_llama_grads_alloc(&gc, &wc, &e), &e);
+    die_if(agir_llama_grads_alloc(&gd, &wd, &e), &e);
 
     // CPU reference (logits copied before the loss turns them into gradients)
-    agir_llama_acts a;
-    agir_llama_grads g_cpu, g_dev;
-    double loss_cpu;
-    die_if(agir_llama_acts_alloc(&a, &m, lop, B, T, &e), &e);
-    die_if(agir_llama_forward(&m, lop, &a, tok, pos, seg, &drop, &e), &e);
+    double loss_cpu, loss_dev;
+    die_if(agir_llama_forward(&wc, &ac, tok, pos, seg, &drop, &e), &e);
     float *logits_cpu = parity_host((size_t)N * V);
-    memcpy(logits_cpu, a.logits, sizeof(float) * N * V);
-    die_if(agir_llama_loss(&m, &a, lab, n_valid, 1, &loss_cpu, &e), &e);
-    die_if(agir_llama_grads_alloc(&g_cpu, &m, &e), &e);
-    agir_llama_backward(&m, lop, lgp, &g_cpu, &a);
-    float *lg_cpu = parity_host(lg.n_params);
-    if (has_lora) memcpy(lg_cpu, lg.mem, sizeof(float) * lg.n_params);
+    memcpy(logits_cpu, ac.logits, sizeof(float) * N * V);
+    die_if(agir_llama_loss(&wc, &ac, lab, n_valid, 1, &loss_cpu, &e), &e);
+    die_if(agir_llama_backward(&wc, &gc, &ac, &e), &e);
 
     // device
-    agir_llama_dev d;
-    float loss_dev;
-    die_if(agir_llama_dev_open(&d, &t->cuda, &m, lop, B, T, &e), &e);
-    die_if(agir_llama_dev_forward(&d, tok, pos, seg, &drop, &e), &e);
-    agir_bf16 *lb = malloc(sizeof *lb * N * V);
-    float *logits_dev = parity_host((size_t)N * V);
-    parity_down(t, lb, d.logits, sizeof *lb * N * V);
-    for (size_t i = 0; i < (size_t)N * V; i++) logits_dev[i] = agir_bf16_to_f32(lb[i]);
-    die_if(agir_llama_dev_loss(&d, lab, n_valid, 1, &loss_dev, &e), &e);
-    die_if(agir_llama_dev_backward(&d, &e), &e);
-    die_if(agir_llama_grads_alloc(&g_dev, &m, &e), &e);
-    die_if(agir_llama_dev_download_grads(&d, lgp, &g_dev, &e), &e);
+    die_if(agir_llama_forward(&wd, &ad, tok, pos, seg, &drop, &e), &e);
+    float *logits_dev = device_logits(&wd, &ad);
+    die_if(agir_llama_loss(&wd, &ad, lab, n_valid, 1, &loss_dev, &e), &e);
+    die_if(agir_llama_backward(&wd, &gd, &ad, &e), &e);
+    float *g_dev = parity_host(gd.n);
+    parity_down(t, g_dev, gd.mem, sizeof(float) * gd.n);
 
     err_stats s = compare(logits_dev, logits_cpu, (size_t)N * V);
     printf("  %-22s rel L2 %.3g, max |err| %.3g (max |ref| %.3g)\n", "logits", s.rel_l2, s.max_abs, s.max_ref);
@@ -275,26 +302,25 @@ static uint64_t run_case(parity *t, const model_case *mc) {
            fabs(loss_dev - loss_cpu), loss_tol);
     parity_check(t, fabs(loss_dev - loss_cpu) <= loss_tol, "loss: |%.6f - %.6f| above %.3g", loss_dev, loss_cpu,
                  loss_tol);
-    if (has_lora) check_grad(t, "LoRA A/B gradients", lg.mem, lg_cpu, lg.n_params);
+    if (has_lora) check_grad(t, "LoRA A/B gradients", g_dev, gc.lora, gc.n_lora);
     size_t n_rows = (size_t)mc->n_new * m.cfg.dim;
-    if (n_rows) check_grad(t, "new embedding rows", g_dev.new_embed, g_cpu.new_embed, n_rows);
-    if (n_rows && !m.cfg.tied) check_grad(t, "new head rows", g_dev.new_head, g_cpu.new_head, n_rows);
+    if (n_rows) check_grad(t, "new embedding rows", g_dev + gd.n_lora, gc.new_embed, n_rows);
+    if (n_rows && !m.cfg.tied) check_grad(t, "new head rows", g_dev + gd.n_lora + n_rows, gc.new_head, n_rows);
 
-    uint64_t h = hash_bytes(1469598103934665603ull, lb, sizeof *lb * N * V);
+    uint64_t h = hash_bytes(1469598103934665603ull, logits_dev, sizeof(float) * N * V);
     h = hash_bytes(h, &loss_dev, sizeof loss_dev);
-    if (has_lora) h = hash_bytes(h, lg.mem, sizeof(float) * lg.n_params);
-    h = hash_bytes(h, g_dev.mem, sizeof(float) * n_rows * (m.cfg.tied ? 1 : 2));
-    if (has_lora || n_rows)
-        h = check_step(t, &m, lop, lg_cpu, &g_cpu, &d, &a, logits_cpu, tok, pos, seg, &drop, h);
-    free(lb);
+    h = hash_bytes(h, g_dev, sizeof(float) * gd.n);
+    h = check_decode(t, &wc, &wd, tok, h);
+    if (has_lora) h = check_step(t, &wc, &wd, &ac, &ad, logits_cpu, tok, pos, seg, lab, &drop, h);
     free(logits_dev);
     free(logits_cpu);
-    free(lg_cpu);
-    agir_llama_dev_close(&d);
-    agir_llama_grads_free(&g_cpu);
-    agir_llama_grads_free(&g_dev);
-    agir_llama_acts_free(&a);
-    agir_lora_free(&lg);
+    free(g_dev);
+    agir_llama_grads_free(&gc);
+    agir_llama_grads_free(&gd);
+    agir_llama_acts_free(&ac);
+    agir_llama_acts_free(&ad);
+    agir_llama_weights_close(&wc);
+    agir_llama_weights_close(&wd);
     agir_lora_free(&lo);
     agir_llama_free(&m);
     return h;
@@ -323,23 +349,25 @@ static const model_case CASES[] = {
 };
 enum { N_CASES = sizeof CASES / sizeof *CASES };
 
-// A CPU context and an unsupported head size are refused with one line each.
+// fp32 weights on CUDA and a head size the CUDA kernels lack are refused with one line each.
 static void check_refusals(parity *t) {
     agir_err e = {0};
     agir_llama m;
-    agir_llama_dev d;
+    agir_llama_weights w;
     agir_llama_config c = CASES[0].cfg;
+    die_if(agir_llama_alloc(&m, &c, 0, &e), &e);
+    int rc = agir_llama_weights_open(&w, &t->cuda, AGIR_F32, &m, NULL, &e);
+    printf("  f32 weights on CUDA: %s\n", e.msg);
+    parity_check(t, rc == AGIR_EINPUT && !strchr(e.msg, '\n'), "f32 weights on CUDA were not refused");
+    agir_llama_free(&m);
     c.head_dim = 16;  // as in tests/fixtures/llama
     die_if(agir_llama_alloc(&m, &c, 0, &e), &e);
-    int rc = agir_llama_dev_open(&d, &t->cpu, &m, NULL, B, T, &e);
-    printf("  CPU context: %s\n", e.msg);
-    parity_check(t, rc == AGIR_EINTERNAL && !strchr(e.msg, '\n'), "a CPU context was not refused as a bug");
     e = (agir_err){0};
-    rc = agir_llama_dev_open(&d, &t->cuda, &m, NULL, B, T, &e);
+    rc = agir_llama_weights_open(&w, &t->cuda, AGIR_BF16, &m, NULL, &e);
     printf("  head_dim 16: %s\n", e.msg);
     parity_check(t, rc == AGIR_EINPUT && strstr(e.msg, "head_dim") && !strchr(e.msg, '\n'),
                  "head_dim 16 was not refused as an input error");
-    agir_llama_dev_close(&d);
+    agir_llama_weights_close(&w);
     agir_llama_free(&m);
 }
 

@@ -1,7 +1,8 @@
-// Parity of the LLM kernels (kernels/llm_cuda.h: kernels/cuda/llm_rows.cu, attention.cu, xent.cu,
-// lora.cu, linear.cu) with the CPU ops of kernels/cpu/llm_ops.h and models/lora.c, forward and
-// backward, on the same bf16-rounded inputs: the CPU op gets them widened to float, so the only
-// differences are the GPU's fp32 arithmetic and its rounding of outputs to bf16.
+// Parity of the LLM ops (kernels/llm_ops.h) on a CUDA context (kernels/cuda/llm_rows.cu, attention.cu,
+// xent.cu, lora.cu, linear.cu) with the CPU kernels (kernels/cpu/llm_ops.c) and the LoRA glue of
+// models/lora.c on a CPU context, forward and backward, on the same bf16-rounded inputs: the CPU
+// gets them widened to float, so the only differences are the GPU's fp32 arithmetic and its rounding
+// of outputs to bf16.
 //
 // Tolerances. A bf16 output is its fp32 value rounded to nearest: at most half an ulp, 2^-8 of
 // |value| (8 significant bits), hence rtol = 2^-8 for every bf16 result (BF16_RTOL). fp32 outputs
@@ -17,8 +18,8 @@
 #include "parity.h"
 
 #include "core/bf16.h"
-#include "kernels/cpu/llm_ops.h"
-#include "kernels/llm_cuda.h"
+#include "kernels/backend.h"
+#include "kernels/llm_ops.h"
 #include "models/lora.h"
 
 #define BF16_RTOL 0x1p-8
@@ -137,8 +138,8 @@ static void embedding(ctx *c) {
     int32_t *d_ids = dev_copy(c, ids, N, sizeof *ids);
     tensor out = make(c, (size_t)N * C, 1, 0);
     float *ref = parity_host((size_t)N * C);
-    agir_embedding_fwd(ref, ids, base.f, extra.f, V0, N, C);
-    die_if(agir_llm_embedding_fwd(&c->t.cuda, out.d, d_ids, base.d, extra.d, V0, V1, N, C, &e), &e);
+    agir_cpu_embedding_fwd(ref, ids, base.f, extra.f, AGIR_F32, V0, N, C);
+    die_if(agir_op_embedding_fwd(&c->t.cuda, out.d, d_ids, base.d, extra.d, AGIR_BF16, V0, V1, N, C, &e), &e);
     expect_exact(c, "embedding_fwd out", down_bf(c, out.d, (size_t)N * C), ref, (size_t)N * C);
 
     // Gradients: the GPU adds each column's tokens in index order in fp32, as the CPU does.
@@ -148,19 +149,19 @@ static void embedding(ctx *c) {
     parity_fill(dextra, (size_t)V1 * C, 902, 1, 0);
     float *d_dbase = dev_copy(c, dbase, (size_t)V0 * C, sizeof(float));
     float *d_dextra = dev_copy(c, dextra, (size_t)V1 * C, sizeof(float));
-    agir_embedding_bwd(dbase, dextra, dout.f, ids, V0, N, C);
-    die_if(agir_llm_embedding_bwd(&c->t.cuda, d_dbase, d_dextra, dout.d, d_ids, V0, V1, N, C, &e), &e);
+    agir_cpu_embedding_bwd(dbase, dextra, dout.f, ids, V0, N, C);
+    die_if(agir_op_embedding_bwd(&c->t.cuda, d_dbase, d_dextra, dout.d, d_ids, V0, V1, N, C, &e), &e);
     expect_exact(c, "embedding_bwd dbase", down_f(c, d_dbase, (size_t)V0 * C), dbase, (size_t)V0 * C);
     expect_exact(c, "embedding_bwd dextra", down_f(c, d_dextra, (size_t)V1 * C), dextra, (size_t)V1 * C);
     // Frozen base table (LoRA): only the new rows receive gradients.
-    agir_embedding_bwd(NULL, dextra, dout.f, ids, V0, N, C);
-    die_if(agir_llm_embedding_bwd(&c->t.cuda, NULL, d_dextra, dout.d, d_ids, V0, V1, N, C, &e), &e);
+    agir_cpu_embedding_bwd(NULL, dextra, dout.f, ids, V0, N, C);
+    die_if(agir_op_embedding_bwd(&c->t.cuda, NULL, d_dextra, dout.d, d_ids, V0, V1, N, C, &e), &e);
     expect_exact(c, "embedding_bwd dextra (base frozen)", down_f(c, d_dextra, (size_t)V1 * C), dextra, (size_t)V1 * C);
 
     // An id past the tables gives a NaN row, not a read out of bounds.
     ids[0] = V0 + V1;
     parity_up(&c->t, d_ids, ids, sizeof *ids);
-    die_if(agir_llm_embedding_fwd(&c->t.cuda, out.d, d_ids, base.d, extra.d, V0, V1, N, C, &e), &e);
+    die_if(agir_op_embedding_fwd(&c->t.cuda, out.d, d_ids, base.d, extra.d, AGIR_BF16, V0, V1, N, C, &e), &e);
     float *got = down_bf(c, out.d, (size_t)N * C);
     size_t nan_row = 0;
     for (int i = 0; i < C; i++) nan_row += isnan(got[i]) != 0;
@@ -184,8 +185,8 @@ static void rmsnorm(ctx *c, int N, int C) {
     tensor x = make(c, nc, 1.5, 0.2), w = make(c, (size_t)C, 0.3, 1), y = make(c, nc, 1, 0);
     float *yr = parity_host(nc), *rstd = parity_host((size_t)N);
     float *d_rstd = parity_alloc(&c->t, (size_t)N * sizeof(float));
-    agir_rmsnorm_fwd(yr, rstd, x.f, w.f, N, C, eps);
-    die_if(agir_llm_rmsnorm_fwd(&c->t.cuda, y.d, d_rstd, x.d, w.d, N, C, eps, &e), &e);
+    die_if(agir_cpu_rmsnorm_fwd(yr, rstd, x.f, w.f, AGIR_F32, N, C, eps, &e), &e);
+    die_if(agir_op_rmsnorm_fwd(&c->t.cuda, y.d, d_rstd, x.d, w.d, AGIR_BF16, N, C, eps, &e), &e);
     // rstd: fp32 sums of C squares in another order and rsqrtf: a few ulps.
     expect(c, "rmsnorm_fwd rstd", down_f(c, d_rstd, (size_t)N), rstd, (size_t)N, 0, 1e-5);
     expect(c, "rmsnorm_fwd y", down_bf(c, y.d, nc), yr, nc, 1e-6, BF16_RTOL + 1e-5);
@@ -196,8 +197,8 @@ static void rmsnorm(ctx *c, int N, int C) {
     parity_fill(dw, (size_t)C, 77, 1, 0);
     float *d_dw = dev_copy(c, dw, (size_t)C, sizeof(float));
     parity_up(&c->t, d_rstd, rstd, (size_t)N * sizeof(float));
-    agir_rmsnorm_bwd(dx.f, dw, dy.f, x.f, w.f, rstd, N, C);
-    die_if(agir_llm_rmsnorm_bwd(&c->t.cuda, dx.d, d_dw, dy.d, x.d, w.d, d_rstd, N, C, &e), &e);
+    die_if(agir_cpu_rmsnorm_bwd(dx.f, dw, dy.f, x.f, w.f, AGIR_F32, rstd, N, C, &e), &e);
+    die_if(agir_op_rmsnorm_bwd(&c->t.cuda, dx.d, d_dw, dy.d, x.d, w.d, AGIR_BF16, d_rstd, N, C, &e), &e);
     // dx: r·w·dy − c·x may cancel; the fp32 slack is relative to its terms, which are O(|dy|·r·|w|)
     // ≤ ~10 here: 1e-5 absolute covers C-term fp32 dot products with room.
     expect(c, "rmsnorm_bwd dx", down_bf(c, dx.d, nc), dx.f, nc, 1e-5, BF16_RTOL);
@@ -226,8 +227,8 @@ static void rope(ctx *c) {
     float *d_cos = dev_copy(c, cos_t, N * D / 2, sizeof(float)), *d_sin = dev_copy(c, sin_t, N * D / 2, sizeof(float));
     for (int inverse = 0; inverse < 2; inverse++) {
         tensor x = make(c, (size_t)N * NH * D, 1, 0);
-        agir_rope_apply(x.f, cos_t, sin_t, N, NH, D, inverse);
-        die_if(agir_llm_rope(&c->t.cuda, x.d, d_cos, d_sin, N, NH, D, inverse, &e), &e);
+        agir_cpu_rope(x.f, cos_t, sin_t, N, NH, D, inverse);
+        die_if(agir_op_rope(&c->t.cuda, x.d, d_cos, d_sin, N, NH, D, inverse, &e), &e);
         // Two products and a sum of O(1) values in fp32, then one bf16 rounding.
         expect(c, inverse ? "rope inverse" : "rope forward", down_bf(c, x.d, x.n), x.f, x.n, 1e-6, BF16_RTOL);
         drop(c, &x);
@@ -244,13 +245,13 @@ static void swiglu(ctx *c) {
     printf("swiglu n=%zu\n", n);
     tensor g = make(c, n, 2, 0), u = make(c, n, 1, 0), out = make(c, n, 1, 0);
     float *ref = parity_host(n);
-    agir_swiglu_fwd(ref, g.f, u.f, n);
-    die_if(agir_llm_swiglu_fwd(&c->t.cuda, out.d, g.d, u.d, n, &e), &e);
+    agir_cpu_swiglu_fwd(ref, g.f, u.f, n);
+    die_if(agir_op_swiglu_fwd(&c->t.cuda, out.d, g.d, u.d, n, &e), &e);
     // A few fp32 operations and expf (GPU: ≤ 2 ulp) before one bf16 rounding.
     expect(c, "swiglu_fwd", down_bf(c, out.d, n), ref, n, 1e-6, BF16_RTOL + 1e-6);
     tensor dout = make(c, n, 1, 0), dg = make(c, n, 0.5, 0), du = make(c, n, 0.5, 0);
-    agir_swiglu_bwd(dg.f, du.f, dout.f, g.f, u.f, n);
-    die_if(agir_llm_swiglu_bwd(&c->t.cuda, dg.d, du.d, dout.d, g.d, u.d, n, &e), &e);
+    agir_cpu_swiglu_bwd(dg.f, du.f, dout.f, g.f, u.f, n);
+    die_if(agir_op_swiglu_bwd(&c->t.cuda, dg.d, du.d, dout.d, g.d, u.d, n, &e), &e);
     expect(c, "swiglu_bwd dgate", down_bf(c, dg.d, n), dg.f, n, 1e-6, BF16_RTOL + 1e-6);
     expect(c, "swiglu_bwd dup", down_bf(c, du.d, n), du.f, n, 1e-6, BF16_RTOL + 1e-6);
     free(ref);
@@ -273,17 +274,18 @@ static void xent(ctx *c, int V, int in_place) {
     for (int n = 0; n < N; n++) valid += labels[n] >= 0;
     float scale = 1.0f / (float)valid;
     int32_t *d_labels = dev_copy(c, labels, N, sizeof *labels);
-    float *d_losses = parity_alloc(&c->t, N * sizeof(float)), *d_loss = parity_alloc(&c->t, sizeof(float));
+    float *d_ws = parity_alloc(&c->t, agir_xent_ws_floats(&c->t.cuda, N) * sizeof(float));
+    float *d_losses = d_ws, *d_loss = d_ws + N;  // the op's workspace: per-row losses, then their sum
     agir_bf16 *d_grad = in_place ? logits.d : parity_alloc(&c->t, (size_t)N * V * sizeof(agir_bf16));
 
-    float row_loss[N], total = (float)agir_softmax_xent(NULL, logits.f, labels, N, V, scale);
+    float row_loss[N], total = (float)agir_cpu_softmax_xent(NULL, logits.f, labels, N, V, scale);
     for (int n = 0; n < N; n++)
-        row_loss[n] = (float)agir_softmax_xent(NULL, logits.f + (size_t)n * V, labels + n, 1, V, scale);
+        row_loss[n] = (float)agir_cpu_softmax_xent(NULL, logits.f + (size_t)n * V, labels + n, 1, V, scale);
     float *grad = parity_host((size_t)N * V);
-    agir_softmax_xent(grad, logits.f, labels, N, V, scale);
-    die_if(agir_llm_softmax_xent(&c->t.cuda, d_grad, d_losses, d_loss, logits.d, d_labels,
-                                 N, V, scale, &e),
-           &e);
+    agir_cpu_softmax_xent(grad, logits.f, labels, N, V, scale);
+    double loss;
+    die_if(agir_op_softmax_xent(&c->t.cuda, d_grad, logits.d, d_labels, N, V, scale, d_ws, &loss, &e), &e);
+    parity_check(&c->t, (float)loss == *down_f(c, d_loss, 1), "xent: the op's loss is its workspace's sum");
     // Per row: log Σ exp in fp32 over V terms (relative error ~1e-6 of the log-sum) times scale.
     expect(c, "xent per-token losses", down_f(c, d_losses, N), row_loss, N, 1e-6 * scale, 1e-5);
     expect(c, "xent loss", down_f(c, d_loss, 1), &total, 1, 1e-6, 1e-5);
@@ -299,8 +301,7 @@ static void xent(ctx *c, int V, int in_place) {
     if (!in_place) agir_dev_free(&c->t.cuda, d_grad);
     drop(c, &logits);
     agir_dev_free(&c->t.cuda, d_labels);
-    agir_dev_free(&c->t.cuda, d_losses);
-    agir_dev_free(&c->t.cuda, d_loss);
+    agir_dev_free(&c->t.cuda, d_ws);
 }
 
 // ---- attention -----------------------------------------------------------------------------------
@@ -346,9 +347,9 @@ static void attention(ctx *c, const attn_case *a) {
     int32_t *d_seg = dev_copy(c, seg, (size_t)a->B * a->T, sizeof *seg);
     float *d_lse = parity_alloc(&c->t, nrow * sizeof(float)), *d_delta = parity_alloc(&c->t, nrow * sizeof(float));
     float *ref = parity_host(nq), *att = parity_host(natt), *lse = parity_host(nrow);
-    agir_attention_fwd(ref, att, q.f, k.f, v.f, seg, a->B, a->T, 0, a->H, a->KVH, a->D);
+    agir_cpu_attention_fwd(ref, att, q.f, k.f, v.f, seg, a->B, a->T, 0, a->H, a->KVH, a->D);
     lse_ref(lse, q.f, k.f, seg, a);
-    die_if(agir_llm_attention_fwd(&c->t.cuda, out.d, d_lse, q.d, k.d, v.d, d_seg, a->B, a->T, a->H, a->KVH, a->D, &e),
+    die_if(agir_op_attention_fwd(&c->t.cuda, out.d, d_lse, q.d, k.d, v.d, d_seg, a->B, a->T, 0, a->H, a->KVH, a->D, &e),
            &e);
     // lse: fp32 dot products of D terms ~N(0, D)/sqrt(D) and an fp32 log-sum; out: convex
     // combinations of O(1) values in fp32, then rounded to bf16.
@@ -362,8 +363,8 @@ static void attention(ctx *c, const attn_case *a) {
     // 2^-8 times the gradients' scale, hence atol = 2^-6 · max|ref|.
     tensor dout = make(c, nq, 1, 0), dq = make(c, nq, 0.1, 0), dk = make(c, nk, 0.1, 0), dv = make(c, nk, 0.1, 0);
     float *datt = parity_host(natt);
-    agir_attention_bwd(dq.f, dk.f, dv.f, datt, dout.f, att, q.f, k.f, v.f, a->B, a->T, a->H, a->KVH, a->D);
-    die_if(agir_llm_attention_bwd(&c->t.cuda, dq.d, dk.d, dv.d, d_delta, dout.d, out.d, d_lse, q.d, k.d, v.d, d_seg,
+    agir_cpu_attention_bwd(dq.f, dk.f, dv.f, datt, dout.f, att, q.f, k.f, v.f, a->B, a->T, a->H, a->KVH, a->D);
+    die_if(agir_op_attention_bwd(&c->t.cuda, dq.d, dk.d, dv.d, d_delta, dout.d, out.d, d_lse, q.d, k.d, v.d, d_seg,
                                   a->B, a->T, a->H, a->KVH, a->D, &e),
            &e);
     expect(c, "attention_bwd dq", down_bf(c, dq.d, nq), dq.f, nq, 0x1p-6 * max_abs(dq.f, nq), BF16_RTOL);
@@ -399,12 +400,12 @@ static void linear(ctx *c) {
     tensor y = make(c, (size_t)N * LDY, 1, 0), x2 = make(c, x.n, 1, 0);
     // fp32 sums of C products in another order: a relative slack of the sum of |terms|.
     double s = prod_scale(x.f, N, C, W.f, W.n);
-    agir_linear_fwd(y.f, LDY, x.f, W.f, b.f, N, C, OC, 0.0f);
-    die_if(agir_llm_linear_fwd(&c->t.cuda, y.d, LDY, x.d, W.d, b.d, N, C, OC, 1.0f, 0.0f, &e), &e);
+    die_if(agir_cpu_linear_fwd(y.f, LDY, x.f, W.f, b.f, AGIR_F32, N, C, OC, 1.0f, 0.0f, &e), &e);
+    die_if(agir_op_linear_fwd(&c->t.cuda, y.d, LDY, x.d, W.d, b.d, AGIR_BF16, N, C, OC, 1.0f, 0.0f, &e), &e);
     // Columns past OC keep their values on both sides: a write past them would show.
     expect(c, "linear_fwd y = xWᵀ + b", down_bf(c, y.d, y.n), y.f, y.n, 1e-6 * s, BF16_RTOL);
-    agir_linear_fwd(y.f, LDY, x2.f, W.f, NULL, N, C, OC, 1.0f);
-    die_if(agir_llm_linear_fwd(&c->t.cuda, y.d, LDY, x2.d, W.d, NULL, N, C, OC, 1.0f, 1.0f, &e), &e);
+    die_if(agir_cpu_linear_fwd(y.f, LDY, x2.f, W.f, NULL, AGIR_F32, N, C, OC, 1.0f, 1.0f, &e), &e);
+    die_if(agir_op_linear_fwd(&c->t.cuda, y.d, LDY, x2.d, W.d, NULL, AGIR_BF16, N, C, OC, 1.0f, 1.0f, &e), &e);
     // The GPU's y was rounded after the first call, the CPU's not: two half-ulps.
     expect(c, "linear_fwd y += xWᵀ", down_bf(c, y.d, y.n), y.f, y.n, 1e-6 * s + BF16_RTOL * max_abs(y.f, y.n),
            BF16_RTOL);
@@ -414,8 +415,8 @@ static void linear(ctx *c) {
     parity_fill(dW, W.n, 31, 1, 0);
     parity_fill(db, OC, 32, 1, 0);
     float *d_dW = dev_copy(c, dW, W.n, sizeof(float)), *d_db = dev_copy(c, db, OC, sizeof(float));
-    agir_linear_bwd(dx.f, dW, db, dy.f, LDY, x.f, W.f, N, C, OC);
-    die_if(agir_llm_linear_bwd(&c->t.cuda, dx.d, d_dW, d_db, dy.d, LDY, x.d, W.d, N, C, OC, 1.0f, &e), &e);
+    die_if(agir_cpu_linear_bwd(dx.f, dW, db, dy.f, LDY, x.f, W.f, AGIR_F32, N, C, OC, 1.0f, &e), &e);
+    die_if(agir_op_linear_bwd(&c->t.cuda, dx.d, d_dW, d_db, dy.d, LDY, x.d, W.d, AGIR_BF16, N, C, OC, 1.0f, &e), &e);
     expect(c, "linear_bwd dx", down_bf(c, dx.d, dx.n), dx.f, dx.n, 1e-6 * s, BF16_RTOL);
     // fp32 outputs: sums of N products of O(1) values, in different orders: ~N·2^-24 relative to Σ|terms|.
     expect(c, "linear_bwd dW", down_f(c, d_dW, W.n), dW, W.n, 1e-5 * N, 1e-6);
@@ -452,10 +453,11 @@ static void lora(ctx *c, float p) {
     agir_rng_child(&rng, 7, &step);  // a matrix's stream of one step, as the model derives it
     float *u = parity_host(x.n), *h = parity_host((size_t)N * R);
     agir_lora_act act = {u, h};
-    agir_lora_fwd(&l, m, &act, y.f, x.f, N, &step);
+    agir_lora_view v = {.A = m->A, .B = m->B, .wdt = AGIR_F32, .in = m->in, .out = m->out};
+    die_if(agir_lora_fwd(&c->t.cpu, &l, &v, &act, y.f, x.f, N, &step, &e), &e);
 
     agir_bf16 *d_u = parity_alloc(&c->t, x.n * sizeof(agir_bf16)), *d_h = parity_alloc(&c->t, (size_t)N * R * 2);
-    die_if(agir_llm_dropout(&c->t.cuda, d_u, x.d, N, IN, p, &step, 0, &e), &e);
+    die_if(agir_op_dropout(&c->t.cuda, d_u, x.d, N, IN, p, &step, 0, &e), &e);
     float *gu = down_bf(c, d_u, x.n);
     size_t mask_diff = 0, kept = 0;
     for (size_t i = 0; i < x.n; i++) {
@@ -470,8 +472,8 @@ static void lora(ctx *c, float p) {
     free(u16);
 
     // y += s·B·(A u): h = s·A u stored in bf16 (N, R), then y += h Bᵀ.
-    die_if(agir_llm_linear_fwd(&c->t.cuda, d_h, R, d_u, A.d, NULL, N, IN, R, l.scale, 0.0f, &e), &e);
-    die_if(agir_llm_linear_fwd(&c->t.cuda, y.d, OUT, d_h, B.d, NULL, N, R, OUT, 1.0f, 1.0f, &e), &e);
+    die_if(agir_op_linear_fwd(&c->t.cuda, d_h, R, d_u, A.d, NULL, AGIR_BF16, N, IN, R, l.scale, 0.0f, &e), &e);
+    die_if(agir_op_linear_fwd(&c->t.cuda, y.d, OUT, d_h, B.d, NULL, AGIR_BF16, N, R, OUT, 1.0f, 1.0f, &e), &e);
     // h's bf16 rounding (2^-8 of each term of Σ_r B h) plus y's own.
     double sy = prod_scale(h, N, R, B.f, B.n);
     expect(c, "lora_fwd y", down_bf(c, y.d, y.n), y.f, y.n, BF16_RTOL * sy + 1e-6, BF16_RTOL);
@@ -482,16 +484,17 @@ static void lora(ctx *c, float p) {
     die_if(agir_lora_alloc(&g, &cfg, 1, dims, &e), &e);
     agir_lora_mat *gm = agir_lora_at(&g, 0, AGIR_LORA_Q);
     float *dh = parity_host((size_t)N * R), *du = parity_host(x.n);
-    agir_lora_bwd(&l, m, gm, &act, dx.f, dy.f, x.f, N, &step, dh, du);
+    v.gA = gm->A, v.gB = gm->B;
+    die_if(agir_lora_bwd(&c->t.cpu, &l, &v, &act, dx.f, dy.f, x.f, N, &step, dh, du, &e), &e);
     float *zero = calloc(x.n, sizeof(float));
     agir_bf16 zero16[N * IN] = {0};
     float *d_dA = dev_copy(c, zero, A.n, sizeof(float)), *d_dB = dev_copy(c, zero, B.n, sizeof(float));
     agir_bf16 *d_dh = dev_copy(c, zero16, (size_t)N * R, sizeof(agir_bf16));
     agir_bf16 *d_du = dev_copy(c, zero16, x.n, sizeof(agir_bf16));
-    die_if(agir_llm_linear_bwd(&c->t.cuda, NULL, d_dB, NULL, dy.d, OUT, d_h, B.d, N, R, OUT, 1.0f, &e), &e);
-    die_if(agir_llm_linear_bwd(&c->t.cuda, d_dh, NULL, NULL, dy.d, OUT, d_h, B.d, N, R, OUT, l.scale, &e), &e);
-    die_if(agir_llm_linear_bwd(&c->t.cuda, d_du, d_dA, NULL, d_dh, R, d_u, A.d, N, IN, R, 1.0f, &e), &e);
-    die_if(agir_llm_dropout(&c->t.cuda, dx.d, d_du, N, IN, p, &step, 1, &e), &e);
+    die_if(agir_op_linear_bwd(&c->t.cuda, NULL, d_dB, NULL, dy.d, OUT, d_h, B.d, AGIR_BF16, N, R, OUT, 1.0f, &e), &e);
+    die_if(agir_op_linear_bwd(&c->t.cuda, d_dh, NULL, NULL, dy.d, OUT, d_h, B.d, AGIR_BF16, N, R, OUT, l.scale, &e), &e);
+    die_if(agir_op_linear_bwd(&c->t.cuda, d_du, d_dA, NULL, d_dh, R, d_u, A.d, AGIR_BF16, N, IN, R, 1.0f, &e), &e);
+    die_if(agir_op_dropout(&c->t.cuda, dx.d, d_du, N, IN, p, &step, 1, &e), &e);
     // dB sums N products dy·h with h rounded to bf16: 2^-8 of Σ|dy·h|; dA likewise through dh.
     expect(c, "lora_bwd dB", down_f(c, d_dB, B.n), gm->B, B.n,
            BF16_RTOL * N * max_abs(h, (size_t)N * R) * max_abs(dy.f, dy.n), 1e-5);
@@ -519,16 +522,17 @@ static void misuse(ctx *c) {
     agir_bf16 x = 0;
     float f = 0;
     int32_t s = 0;
-    int rc = agir_llm_attention_fwd(&c->t.cuda, &x, &f, &x, &x, &x, &s, 1, 1, 1, 1, 48, &e);
+    int rc = agir_op_attention_fwd(&c->t.cuda, &x, &f, &x, &x, &x, &s, 1, 1, 0, 1, 1, 48, &e);
     parity_check(&c->t, rc == AGIR_EINTERNAL && strstr(e.msg, "head size 48"), "attention D=48: %d %s", rc, e.msg);
     agir_err_clear(&e);
-    rc = agir_llm_attention_fwd(&c->t.cuda, &x, &f, &x, &x, &x, &s, 1, 1, 4, 3, 64, &e);
+    rc = agir_op_attention_fwd(&c->t.cuda, &x, &f, &x, &x, &x, &s, 1, 1, 0, 4, 3, 64, &e);
     parity_check(&c->t, rc == AGIR_EINTERNAL && strstr(e.msg, "multiple"), "attention H=4, KVH=3: %d %s", rc, e.msg);
     agir_err_clear(&e);
-    rc = agir_llm_swiglu_fwd(&c->t.cpu, &x, &x, &x, 1, &e);
-    parity_check(&c->t, rc == AGIR_EINTERNAL && strstr(e.msg, "CUDA context"), "CPU context: %d %s", rc, e.msg);
+    rc = agir_op_linear_fwd(&c->t.cuda, &x, 1, &x, &f, NULL, AGIR_F32, 1, 1, 1, 1, 0, &e);
+    parity_check(&c->t, rc == AGIR_EINTERNAL && strstr(e.msg, "f32 weights on a cuda context"), "f32 on CUDA: %d %s",
+                 rc, e.msg);
     agir_err_clear(&e);
-    rc = agir_llm_dropout(&c->t.cuda, &x, &x, 1, 1, 1.0f, NULL, 0, &e);
+    rc = agir_op_dropout(&c->t.cuda, &x, &x, 1, 1, 1.0f, NULL, 0, &e);
     parity_check(&c->t, rc == AGIR_EINTERNAL, "dropout without a stream: %d %s", rc, e.msg);
 }
 

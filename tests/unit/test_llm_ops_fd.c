@@ -11,9 +11,18 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "kernels/cpu/llm_ops.h"
+#include "kernels/llm_ops.h"
 #include "models/lora.h"
 #include "testutil.h"
+
+// Every op runs through the public interface on a CPU context (kernels/llm_ops.h).
+static const agir_ctx CPU = {.dev = AGIR_DEV_CPU};
+#define OP(call)                                  \
+    do {                                          \
+        agir_err op_err_ = {0};                   \
+        agir_err *E = &op_err_;                   \
+        if (call) fail_msg("%s", op_err_.msg);    \
+    } while (0)
 
 typedef struct probe probe;
 struct probe {
@@ -72,7 +81,7 @@ typedef struct lin_case {
 static void lin_fwd(probe *p) {
     lin_case *c = (lin_case *)p;
     memset(p->out, 0, sizeof(float) * p->nout);
-    agir_linear_fwd(p->out, LLD, c->x, c->W, c->b, LN, LC, LOC, 0.0f);
+    OP(agir_op_linear_fwd(&CPU, p->out, LLD, c->x, c->W, c->b, AGIR_F32, LN, LC, LOC, 1, 0, E));
 }
 
 static void linear_grads(void **state) {
@@ -81,7 +90,7 @@ static void linear_grads(void **state) {
     for (int n = 0; n < LN; n++) c.p.w[n * LLD + 4] = c.p.w[n * LLD + 5] = 0;  // padding columns
     c.x = rnd(LN * LC, 2, 1), c.W = rnd(LOC * LC, 3, 1), c.b = rnd(LOC, 4, 1);
     float *dx = zeros(LN * LC), *dW = zeros(LOC * LC), *db = zeros(LOC);
-    agir_linear_bwd(dx, dW, db, c.p.w, LLD, c.x, c.W, LN, LC, LOC);
+    OP(agir_op_linear_bwd(&CPU, dx, dW, db, c.p.w, LLD, c.x, c.W, AGIR_F32, LN, LC, LOC, 1, E));
     check_grad(&c.p, "linear dx", c.x, LN * LC, dx);
     check_grad(&c.p, "linear dW", c.W, LOC * LC, dW);
     check_grad(&c.p, "linear db", c.b, LOC, db);
@@ -96,7 +105,7 @@ typedef struct rms_case {
 } rms_case;
 static void rms_fwd(probe *p) {
     rms_case *c = (rms_case *)p;
-    agir_rmsnorm_fwd(p->out, c->rstd, c->x, c->wt, RN, RC, 1e-5f);
+    OP(agir_op_rmsnorm_fwd(&CPU, p->out, c->rstd, c->x, c->wt, AGIR_F32, RN, RC, 1e-5f, E));
 }
 
 static void rmsnorm_grads(void **state) {
@@ -105,7 +114,7 @@ static void rmsnorm_grads(void **state) {
     c.x = rnd(RN * RC, 6, 1), c.wt = rnd(RC, 7, 1);
     rms_fwd(&c.p);
     float *dx = zeros(RN * RC), *dw = zeros(RC);
-    agir_rmsnorm_bwd(dx, dw, c.p.w, c.x, c.wt, c.rstd, RN, RC);
+    OP(agir_op_rmsnorm_bwd(&CPU, dx, dw, c.p.w, c.x, c.wt, AGIR_F32, c.rstd, RN, RC, E));
     check_grad(&c.p, "rmsnorm dx", c.x, RN * RC, dx);
     check_grad(&c.p, "rmsnorm dw", c.wt, RC, dw);
     free(dx), free(dw), free(c.x), free(c.wt), free(c.p.out), free(c.p.w);
@@ -120,7 +129,7 @@ typedef struct rope_case {
 static void rope_fwd(probe *p) {
     rope_case *c = (rope_case *)p;
     memcpy(p->out, c->x, sizeof(float) * PN * PH * PD);
-    agir_rope_apply(p->out, c->cos_t, c->sin_t, PN, PH, PD, 0);
+    OP(agir_op_rope(&CPU, p->out, c->cos_t, c->sin_t, PN, PH, PD, 0, E));
 }
 
 static void rope_grads(void **state) {
@@ -136,7 +145,7 @@ static void rope_grads(void **state) {
         agir_rope_table(c.cos_t, c.sin_t, pos, inv_freq, PN, PD);
         float *dx = malloc(sizeof(float) * PN * PH * PD);
         memcpy(dx, c.p.w, sizeof(float) * PN * PH * PD);
-        agir_rope_apply(dx, c.cos_t, c.sin_t, PN, PH, PD, 1);
+        OP(agir_op_rope(&CPU, dx, c.cos_t, c.sin_t, PN, PH, PD, 1, E));
         check_grad(&c.p, k ? "rope llama3 dx" : "rope dx", c.x, PN * PH * PD, dx);
         free(dx), free(c.x), free(c.p.out), free(c.p.w);
     }
@@ -171,7 +180,7 @@ typedef struct att_case {
 } att_case;
 static void att_fwd(probe *p) {
     att_case *c = (att_case *)p;
-    agir_attention_fwd(p->out, c->att, c->q, c->k, c->v, c->seg, AB, AT, 0, AH, AKV, AD);
+    OP(agir_op_attention_fwd(&CPU, p->out, c->att, c->q, c->k, c->v, c->seg, AB, AT, 0, AH, AKV, AD, E));
 }
 
 static void attention_grads(void **state) {
@@ -181,7 +190,7 @@ static void attention_grads(void **state) {
     c.q = rnd(nq, 11, 1), c.k = rnd(nk, 12, 1), c.v = rnd(nk, 13, 1);
     att_fwd(&c.p);
     float *dq = zeros(nq), *dk = zeros(nk), *dv = zeros(nk), *datt = zeros(AB * AH * AT * AT);
-    agir_attention_bwd(dq, dk, dv, datt, c.p.w, c.att, c.q, c.k, c.v, AB, AT, AH, AKV, AD);
+    OP(agir_op_attention_bwd(&CPU, dq, dk, dv, datt, c.p.w, c.p.out, c.att, c.q, c.k, c.v, c.seg, AB, AT, AH, AKV, AD, E));
     check_grad(&c.p, "attention dq", c.q, nq, dq);
     check_grad(&c.p, "attention dk", c.k, nk, dk);
     check_grad(&c.p, "attention dv", c.v, nk, dv);
@@ -204,7 +213,7 @@ typedef struct swi_case {
 } swi_case;
 static void swi_fwd(probe *p) {
     swi_case *c = (swi_case *)p;
-    agir_swiglu_fwd(p->out, c->g, c->u, SN);
+    OP(agir_op_swiglu_fwd(&CPU, p->out, c->g, c->u, SN, E));
 }
 
 static void swiglu_grads(void **state) {
@@ -212,7 +221,7 @@ static void swiglu_grads(void **state) {
     swi_case c = {.p = {swi_fwd, zeros(SN), rnd(SN, 14, 1), SN}};
     c.g = rnd(SN, 15, 2), c.u = rnd(SN, 16, 1);
     float *dg = zeros(SN), *du = zeros(SN);
-    agir_swiglu_bwd(dg, du, c.p.w, c.g, c.u, SN);
+    OP(agir_op_swiglu_bwd(&CPU, dg, du, c.p.w, c.g, c.u, SN, E));
     check_grad(&c.p, "swiglu dgate", c.g, SN, dg);
     check_grad(&c.p, "swiglu dup", c.u, SN, du);
     free(dg), free(du), free(c.g), free(c.u), free(c.p.out), free(c.p.w);
@@ -227,7 +236,7 @@ typedef struct emb_case {
 } emb_case;
 static void emb_fwd(probe *p) {
     emb_case *c = (emb_case *)p;
-    agir_embedding_fwd(p->out, c->ids, c->base, c->extra, EV0, EN, EC);
+    OP(agir_op_embedding_fwd(&CPU, p->out, c->ids, c->base, c->extra, AGIR_F32, EV0, ENEW, EN, EC, E));
 }
 
 static void embedding_grads(void **state) {
@@ -235,7 +244,7 @@ static void embedding_grads(void **state) {
     emb_case c = {.p = {emb_fwd, zeros(EN * EC), rnd(EN * EC, 17, 1), EN * EC}, .ids = {5, 1, 4, 5, 0, 1}};
     c.base = rnd(EV0 * EC, 18, 1), c.extra = rnd(ENEW * EC, 19, 1);
     float *db = zeros(EV0 * EC), *dx = zeros(ENEW * EC);
-    agir_embedding_bwd(db, dx, c.p.w, c.ids, EV0, EN, EC);
+    OP(agir_op_embedding_bwd(&CPU, db, dx, c.p.w, c.ids, EV0, ENEW, EN, EC, E));
     check_grad(&c.p, "embedding dbase", c.base, EV0 * EC, db);
     check_grad(&c.p, "embedding dextra", c.extra, ENEW * EC, dx);
     free(db), free(dx), free(c.base), free(c.extra), free(c.p.out), free(c.p.w);
@@ -250,7 +259,9 @@ typedef struct xent_case {
 } xent_case;
 static void xent_fwd(probe *p) {
     xent_case *c = (xent_case *)p;
-    c->loss = (float)agir_softmax_xent(NULL, c->logits, c->labels, XN, XV, 1.0f / 3);
+    double l;
+    OP(agir_op_softmax_xent(&CPU, NULL, c->logits, c->labels, XN, XV, 1.0f / 3, NULL, &l, E));
+    c->loss = (float)l;
     p->out = &c->loss;
 }
 
@@ -269,14 +280,16 @@ static void softmax_xent_grads(void **state) {
     }
     want /= 3;
     float *d = zeros(XN * XV);
-    double got = agir_softmax_xent(d, c.logits, c.labels, XN, XV, 1.0f / 3);
+    double got, again;
+    OP(agir_op_softmax_xent(&CPU, d, c.logits, c.labels, XN, XV, 1.0f / 3, NULL, &got, E));
     assert_true(fabs(got - want) <= 1e-6 * fabs(want));
     for (int i = 0; i < XV; i++) assert_true(d[XV + i] == 0.0f);  // ignored row
     check_grad(&c.p, "softmax-xent dlogits", c.logits, XN * XV, d);
     // In place (dlogits = logits) gives the same loss and gradient.
     float *inplace = malloc(sizeof(float) * XN * XV);
     memcpy(inplace, c.logits, sizeof(float) * XN * XV);
-    assert_true(agir_softmax_xent(inplace, inplace, c.labels, XN, XV, 1.0f / 3) == got);
+    OP(agir_op_softmax_xent(&CPU, inplace, inplace, c.labels, XN, XV, 1.0f / 3, NULL, &again, E));
+    assert_true(again == got);
     assert_memory_equal(inplace, d, sizeof(float) * XN * XV);
     free(inplace), free(d), free(c.logits);
 }
@@ -290,10 +303,18 @@ typedef struct lora_case {
     float *x;
     agir_rng rng;
 } lora_case;
+// Layer 0's target t of l (and its gradients in g) as the ops see it, fp32 weights.
+static agir_lora_view view_of(const agir_lora *l, const agir_lora *g, agir_lora_target t) {
+    const agir_lora_mat *m = agir_lora_at(l, 0, t);
+    return (agir_lora_view){.A = m->A, .B = m->B, .gA = g ? agir_lora_at(g, 0, t)->A : NULL,
+                            .gB = g ? agir_lora_at(g, 0, t)->B : NULL, .wdt = AGIR_F32, .in = m->in, .out = m->out};
+}
+
 static void lora_fwd_probe(probe *p) {
     lora_case *c = (lora_case *)p;
     memset(p->out, 0, sizeof(float) * p->nout);
-    agir_lora_fwd(&c->l, agir_lora_at(&c->l, 0, AGIR_LORA_Q), &c->act, p->out, c->x, ON, &c->rng);
+    agir_lora_view v = view_of(&c->l, NULL, AGIR_LORA_Q);
+    OP(agir_lora_fwd(&CPU, &c->l, &v, &c->act, p->out, c->x, ON, &c->rng, E));
 }
 
 static void lora_dropout_grads(void **state) {
@@ -318,10 +339,11 @@ static void lora_dropout_grads(void **state) {
     c.act.u = zeros(ON * OIN), c.act.h = zeros(ON * 3);
     lora_fwd_probe(&c.p);
     int dropped = 0;
-    for (int i = 0; i < ON * OIN; i++) dropped += c.act.u[i] == 0.0f;
+    for (int i = 0; i < ON * OIN; i++) dropped += ((const float *)c.act.u)[i] == 0.0f;
     assert_true(dropped > 0 && dropped < ON * OIN);
     float *dx = zeros(ON * OIN), *dh = zeros(ON * 3), *du = zeros(ON * OIN);
-    agir_lora_bwd(&c.l, m, agir_lora_at(&g, 0, AGIR_LORA_Q), &c.act, dx, c.p.w, c.x, ON, &c.rng, dh, du);
+    agir_lora_view v = view_of(&c.l, &g, AGIR_LORA_Q);
+    OP(agir_lora_bwd(&CPU, &c.l, &v, &c.act, dx, c.p.w, c.x, ON, &c.rng, dh, du, E));
     check_grad(&c.p, "lora dx (dropout)", c.x, ON * OIN, dx);
     check_grad(&c.p, "lora dA", m->A, 3 * OIN, agir_lora_at(&g, 0, AGIR_LORA_Q)->A);
     check_grad(&c.p, "lora dB", m->B, OOUT * 3, agir_lora_at(&g, 0, AGIR_LORA_Q)->B);
@@ -358,17 +380,17 @@ static void run_big(big_out *o, int threads) {
     for (size_t i = 0; i < N; i++) seg[i] = (int32_t)(i % BT_T) / 20, labels[i] = (int32_t)((i * 37) % BT_V) - (i % 5 == 0);
     o->out = zeros(nq), o->att = zeros(na), o->dq = zeros(nq), o->dk = zeros(nk), o->dv = zeros(nk);
     float *datt = zeros(na);
-    agir_attention_fwd(o->out, o->att, q, k, v, seg, BT_B, BT_T, 0, BT_H, BT_KV, BT_D);
-    agir_attention_bwd(o->dq, o->dk, o->dv, datt, dout, o->att, q, k, v, BT_B, BT_T, BT_H, BT_KV, BT_D);
+    OP(agir_op_attention_fwd(&CPU, o->out, o->att, q, k, v, seg, BT_B, BT_T, 0, BT_H, BT_KV, BT_D, E));
+    OP(agir_op_attention_bwd(&CPU, o->dq, o->dk, o->dv, datt, dout, o->out, o->att, q, k, v, seg, BT_B, BT_T, BT_H, BT_KV, BT_D, E));
     float rstd[BT_B * BT_T];
     o->rms = zeros(nq), o->dx = zeros(nq);
-    agir_rmsnorm_fwd(o->rms, rstd, q, dout, (int)N, BT_H * BT_D, 1e-5f);
-    agir_rmsnorm_bwd(o->dx, NULL, dout, q, dout, rstd, (int)N, BT_H * BT_D);
+    OP(agir_op_rmsnorm_fwd(&CPU, o->rms, rstd, q, dout, AGIR_F32, (int)N, BT_H * BT_D, 1e-5f, E));
+    OP(agir_op_rmsnorm_bwd(&CPU, o->dx, NULL, dout, q, dout, AGIR_F32, rstd, (int)N, BT_H * BT_D, E));
     float *logits = rnd(N * BT_V, 34, 2);
     o->xent_d = zeros(N * BT_V);
-    o->loss = agir_softmax_xent(o->xent_d, logits, labels, (int)N, BT_V, 1.0f / 100);
+    OP(agir_op_softmax_xent(&CPU, o->xent_d, logits, labels, (int)N, BT_V, 1.0f / 100, NULL, &o->loss, E));
     o->swi = zeros(nq);
-    agir_swiglu_fwd(o->swi, q, dout, nq);
+    OP(agir_op_swiglu_fwd(&CPU, o->swi, q, dout, nq, E));
     agir_lora_cfg cfg = {.rank = 2, .alpha = 2, .dropout = 0.5f, .targets = 1u << AGIR_LORA_O};
     int dims[AGIR_LORA_NTARGET][2] = {[AGIR_LORA_O] = {BT_H * BT_D, 8}};
     agir_lora l;
@@ -378,7 +400,8 @@ static void run_big(big_out *o, int threads) {
     assert_int_equal(agir_lora_alloc(&l, &cfg, 1, dims, &e), 0);
     agir_lora_act act = {.u = zeros(nq), .h = zeros(N * 2)};
     float *y = zeros(N * 8);
-    agir_lora_fwd(&l, agir_lora_at(&l, 0, AGIR_LORA_O), &act, y, q, (int)N, &rng);
+    agir_lora_view lv = view_of(&l, NULL, AGIR_LORA_O);
+    OP(agir_lora_fwd(&CPU, &l, &lv, &act, y, q, (int)N, &rng, E));
     o->drop = act.u;
     free(act.h), free(y), free(logits), free(datt), free(q), free(k), free(v), free(dout);
     agir_lora_free(&l);
