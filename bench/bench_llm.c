@@ -1,8 +1,9 @@
 // Benchmark: the LoRA training step of the LLM on the CPU against the machine's measured sgemm peak,
 // and generation throughput (prefill and decode through the KV cache).
 //
-//   bench_llm [B=4] [T=256] [steps=3] [peak_n=4096] [model=smollm2]
+//   bench_llm [B=4] [T=256] [steps=3] [peak_n=4096] [model=smollm2] [weights=f32|bf16]
 //
+// weights: how the frozen weights are stored on the CPU (bf16: half the memory, widened on the fly).
 // model: "smollm2" = SmolLM2-135M's exact shape (dim 576, ffn 1536, 30 layers, 9 heads, 3 KV heads,
 // vocabulary 49152, tied) with random weights, which times the same as the real weights; "tiny" = a
 // small random model (the smoke test); anything else is a .gguf file or HF folder for agir_llm_load
@@ -109,10 +110,12 @@ static double infer_flops(const agir_llama *m, const agir_lora *lora, double tok
     return c->n_layer * (tokens * per_tok + 4.0 * c->n_head * c->head_dim * pairs) + heads * 2.0 * c->dim * c->vocab;
 }
 
-static void infer_bench(const agir_llama *m, const agir_lora *lora, const int32_t *tok, int B, int T, bench_rate peak) {
+static void infer_bench(const agir_llama_weights *w, const int32_t *tok, int B, int T, bench_rate peak) {
+    const agir_llama *m = w->m;
+    const agir_lora *lora = w->lora;
     agir_err e = {0};
     agir_infer s;
-    bench_check(PROG, agir_infer_init(&s, m, lora, B, T + DECODE_STEPS, &e), &e);
+    bench_check(PROG, agir_infer_open(&s, w, B, T + DECODE_STEPS, &e), &e);
     float *logits = bench_malloc(PROG, (size_t)B * m->cfg.vocab * sizeof(float));
     int *n = bench_malloc(PROG, (size_t)B * sizeof(int));
     int32_t *next = bench_malloc(PROG, (size_t)B * sizeof(int32_t));
@@ -179,11 +182,17 @@ int main(int argc, char **argv) {
     agir_rng r;
     agir_rng_init(&r, 1, 2);
     agir_lora_init(&lora, &r);
+    // The model on a CPU context: fp32 weights alias the host's; bf16 ones are a half-size copy.
+    agir_ctx cpu;
+    agir_llama_weights w;
+    agir_ftype wdt = argc > 6 && !strcmp(argv[6], "bf16") ? AGIR_BF16 : AGIR_F32;
+    bench_check(PROG, agir_ctx_open(&cpu, AGIR_DEV_CPU, &e), &e);
+    bench_check(PROG, agir_llama_weights_open(&w, &cpu, wdt, m, &lora, &e), &e);
     agir_llm_trainer tr;
     agir_llm_opt_cfg oc = agir_llm_opt_defaults();
-    bench_check(PROG, agir_llm_trainer_init(&tr, m, &lora, &oc, NULL, &e), &e);
+    bench_check(PROG, agir_llm_trainer_init(&tr, &w, &oc, NULL, &e), &e);
     agir_llama_acts a;
-    bench_check(PROG, agir_llama_acts_alloc(&a, m, &lora, B, T, &e), &e);
+    bench_check(PROG, agir_llama_acts_alloc(&a, &w, B, T, &e), &e);
     size_t N = (size_t)B * T;
     int32_t *tok = bench_malloc(PROG, 4 * N * sizeof(int32_t)), *pos = tok + N, *seg = pos + N, *lab = seg + N;
     for (size_t i = 0; i < N; i++) tok[i] = (int32_t)agir_rng_below(&r, (uint32_t)c->vocab);
@@ -192,8 +201,9 @@ int main(int argc, char **argv) {
         lab[i] = pos[i] == T - 1 ? (int32_t)agir_rng_below(&r, (uint32_t)c->vocab) : tok[i + 1];
     }
     double flops = step_flops(m, &lora, B, T);
-    printf("model: %s, %d layers, dim %d, vocab %d (%d new rows); LoRA r=%d on 7 targets, %zu parameters\n", which,
-           c->n_layer, c->dim, c->vocab, c->vocab - m->v0, lc.rank, lora.n_params);
+    printf("model: %s, %d layers, dim %d, vocab %d (%d new rows), %s weights; LoRA r=%d on 7 targets, %zu "
+           "parameters\n", which, c->n_layer, c->dim, c->vocab, c->vocab - m->v0, agir_ftype_name(wdt), lc.rank,
+           lora.n_params);
     printf("batch %d x %d = %zu tokens, %.1f GFLOP per training step\n", B, T, N, flops / 1e9);
 
     double best = 1e30, best_cpu = 1e30, sum = 0, ph_best[4] = {0};
@@ -201,12 +211,12 @@ int main(int argc, char **argv) {
     for (int s = 0; s <= steps; s++) {  // step 0 warms up (page faults, OpenBLAS buffers)
         double t0 = bench_now(), c0 = bench_cpu_now(), loss;
         bench_check(PROG, agir_llm_step_begin(&tr, agir_llama_count_valid(lab, N), &e), &e);
-        bench_check(PROG, agir_llama_forward(m, &lora, &a, tok, pos, seg, NULL, &e), &e);
+        bench_check(PROG, agir_llama_forward(&w, &a, tok, pos, seg, NULL, &e), &e);
         double t1 = bench_now();
-        bench_check(PROG, agir_llama_loss(m, &a, lab, tr.n_valid, 1, &loss, &e), &e);
+        bench_check(PROG, agir_llama_loss(&w, &a, lab, tr.n_valid, 1, &loss, &e), &e);
         tr.loss += loss;
         double t2 = bench_now();
-        agir_llama_backward(m, &lora, &tr.lgrad, &tr.g, &a);
+        bench_check(PROG, agir_llama_backward(&w, &tr.g, &a, &e), &e);
         double t3 = bench_now();
         agir_llm_step_stats st;
         bench_check(PROG, agir_llm_step_apply(&tr, &st, &e), &e);
@@ -228,10 +238,11 @@ int main(int argc, char **argv) {
            "time)\n",
            best_cpu, N * threads / best_cpu, threads, gf_cpu, 100 * gf_cpu / peak.cpu);
 
-    infer_bench(m, &lora, tok, B, T, peak);
+    infer_bench(&w, tok, B, T, peak);
     free(tok);
     agir_llama_acts_free(&a);
     agir_llm_trainer_free(&tr);
+    agir_llama_weights_close(&w);
     agir_lora_free(&lora);
     if (loaded) agir_llm_free(&llm);
     else agir_llama_free(m);

@@ -48,13 +48,16 @@ static void random_lora(const agir_llama *m, agir_lora *l, float dropout) {
 static float *full_logits(const agir_llama *m, const agir_lora *lora, const int32_t *tok, int T) {
     agir_llama_acts a;
     agir_err e = {0};
-    assert_int_equal(agir_llama_acts_alloc(&a, m, lora, 1, T, &e), 0);
+    agir_test_llama tl;
+    agir_test_llama_open(&tl, m, lora);
+    assert_int_equal(agir_llama_acts_alloc(&a, &tl.w, 1, T, &e), 0);
     int32_t *pos = malloc(sizeof(int32_t) * T), *seg = calloc((size_t)T, sizeof(int32_t));
     for (int t = 0; t < T; t++) pos[t] = t;
-    if (agir_llama_forward(m, lora, &a, tok, pos, seg, NULL, &e)) fail_msg("%s", e.msg);
+    if (agir_llama_forward(&tl.w, &a, tok, pos, seg, NULL, &e)) fail_msg("%s", e.msg);
     float *out = malloc(sizeof(float) * (size_t)T * m->cfg.vocab);
     memcpy(out, a.logits, sizeof(float) * (size_t)T * m->cfg.vocab);
     agir_llama_acts_free(&a);
+    agir_test_llama_close(&tl);
     free(pos), free(seg);
     return out;
 }

@@ -13,13 +13,17 @@
 #include <unistd.h>
 
 #include "checkpoints/safetensors.h"
+#include "core/bf16.h"
 #include "core/fsio.h"
+#include "infer/kv_cache.h"
 #include "models/llama.h"
 #include "testutil.h"
+#include "train/llm_step.h"
 
 typedef struct fixture {
     agir_llama m;
-    agir_lora lora, lgrad;
+    agir_lora lora;
+    agir_test_llama tl;  // the model on a CPU context
     agir_llama_grads g;
     agir_st_file exp;
     int B, T;
@@ -82,7 +86,6 @@ static void open_fixture(const char *name, fixture *f) {
     int dims[AGIR_LORA_NTARGET][2];
     agir_llama_lora_dims(&f->m.cfg, dims);
     assert_int_equal(agir_lora_alloc(&f->lora, &lc, f->m.cfg.n_layer, dims, &e), 0);
-    assert_int_equal(agir_lora_alloc(&f->lgrad, &lc, f->m.cfg.n_layer, dims, &e), 0);
     for (int l = 0; l < f->m.cfg.n_layer; l++)
         for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
             agir_lora_mat *mt = agir_lora_at(&f->lora, l, (agir_lora_target)t);
@@ -96,16 +99,17 @@ static void open_fixture(const char *name, fixture *f) {
             memcpy(mt->B, b, sizeof(float) * lc.rank * mt->out);
             free(a), free(b);
         }
-    assert_int_equal(agir_llama_grads_alloc(&f->g, &f->m, &e), 0);
+    agir_test_llama_open(&f->tl, &f->m, &f->lora);
+    assert_int_equal(agir_llama_grads_alloc(&f->g, &f->tl.w, &e), 0);
     f->tokens = as_i32(want(f, "tokens"), (uint64_t)f->B * f->T);
     f->labels = as_i32(want(f, "labels"), (uint64_t)f->B * f->T);
 }
 
 static void close_fixture(fixture *f) {
+    agir_llama_grads_free(&f->g);
+    agir_test_llama_close(&f->tl);
     agir_llama_free(&f->m);
     agir_lora_free(&f->lora);
-    agir_lora_free(&f->lgrad);
-    agir_llama_grads_free(&f->g);
     agir_st_close(&f->exp);
     free(f->tokens);
     free(f->labels);
@@ -132,12 +136,12 @@ static double run_step(fixture *f, agir_llama_acts *a, int want_logits_check, co
     size_t N = (size_t)f->B * f->T;
     int32_t *pos = malloc(N * sizeof(int32_t)), *seg = malloc(N * sizeof(int32_t));
     plain_positions(f->B, f->T, pos, seg);
-    if (agir_llama_forward(&f->m, &f->lora, a, f->tokens, pos, seg, NULL, &e)) fail_msg("%s", e.msg);
+    if (agir_llama_forward(&f->tl.w, a, f->tokens, pos, seg, NULL, &e)) fail_msg("%s", e.msg);
     if (want_logits_check) compare(name, "logits", a->logits, want(f, "logits"), N * f->m.cfg.vocab);
     double loss;
     int64_t n_valid = agir_llama_count_valid(f->labels, N);
-    assert_int_equal(agir_llama_loss(&f->m, a, f->labels, n_valid, 1, &loss, &e), 0);
-    agir_llama_backward(&f->m, &f->lora, &f->lgrad, &f->g, a);
+    assert_int_equal(agir_llama_loss(&f->tl.w, a, f->labels, n_valid, 1, &loss, &e), 0);
+    assert_int_equal(agir_llama_backward(&f->tl.w, &f->g, a, &e), 0);
     free(pos), free(seg);
     return loss;
 }
@@ -147,19 +151,20 @@ static void golden(const char *name) {
     open_fixture(name, &f);
     agir_llama_acts a;
     agir_err e = {0};
-    assert_int_equal(agir_llama_acts_alloc(&a, &f.m, &f.lora, f.B, f.T, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&a, &f.tl.w, f.B, f.T, &e), 0);
     double loss = run_step(&f, &a, 1, name);
     float l32 = (float)loss;
     compare(name, "loss", &l32, want(&f, "loss"), 1);
     for (int l = 0; l < f.m.cfg.n_layer; l++)
         for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
-            agir_lora_mat *g = agir_lora_at(&f.lgrad, l, (agir_lora_target)t);
-            if (!g->A) continue;
+            const agir_lora_mat *lm = agir_lora_at(&f.lora, l, (agir_lora_target)t);
+            if (!lm->A) continue;
+            const float *gA = f.g.lora + (lm->A - f.lora.mem), *gB = f.g.lora + (lm->B - f.lora.mem);
             char key[96];
             snprintf(key, sizeof key, "grad.layers.%d.%s.lora_A", l, agir_lora_target_name((agir_lora_target)t));
-            compare(name, key + 5, g->A, want(&f, key), (size_t)f.lora.cfg.rank * g->in);
+            compare(name, key + 5, gA, want(&f, key), (size_t)f.lora.cfg.rank * lm->in);
             snprintf(key, sizeof key, "grad.layers.%d.%s.lora_B", l, agir_lora_target_name((agir_lora_target)t));
-            compare(name, key + 5, g->B, want(&f, key), (size_t)f.lora.cfg.rank * g->out);
+            compare(name, key + 5, gB, want(&f, key), (size_t)f.lora.cfg.rank * lm->out);
         }
     size_t rows = (size_t)(f.m.cfg.vocab - f.m.v0) * f.m.cfg.dim;
     compare(name, "new_embed", f.g.new_embed, want(&f, "grad.new_embed"), rows);
@@ -183,18 +188,15 @@ static void golden_qwen2_bias(void **state) {
 }
 
 static void zero_grads(fixture *f) {
-    memset(f->lgrad.mem, 0, f->lgrad.n_params * sizeof(float));
-    size_t rows = (size_t)(f->m.cfg.vocab - f->m.v0) * f->m.cfg.dim * (f->m.cfg.tied ? 1 : 2);
-    memset(f->g.mem, 0, rows * sizeof(float));
+    agir_err e = {0};
+    assert_int_equal(agir_llama_grads_zero(&f->g, &e), 0);
 }
 
 // Copies of the trainable gradients (LoRA then new rows) for comparisons.
 static float *snapshot(const fixture *f, size_t *n) {
-    size_t rows = (size_t)(f->m.cfg.vocab - f->m.v0) * f->m.cfg.dim * (f->m.cfg.tied ? 1 : 2);
-    *n = f->lgrad.n_params + rows;
+    *n = f->g.n;  // [lora | new rows]
     float *s = malloc(*n * sizeof(float));
-    memcpy(s, f->lgrad.mem, f->lgrad.n_params * sizeof(float));
-    memcpy(s + f->lgrad.n_params, f->g.mem, rows * sizeof(float));
+    memcpy(s, f->g.mem, *n * sizeof(float));
     return s;
 }
 
@@ -228,25 +230,26 @@ static void packed_equals_unpacked(void **state) {
     assert_int_equal(n_valid, agir_llama_count_valid(plab, L0 + L1));
     assert_true(n_valid >= 6);
     agir_llama_acts a, pa;
-    assert_int_equal(agir_llama_acts_alloc(&a, &f.m, &f.lora, 2, T, &e), 0);
-    assert_int_equal(agir_llama_acts_alloc(&pa, &f.m, &f.lora, 1, L0 + L1, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&a, &f.tl.w, 2, T, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&pa, &f.tl.w, 1, L0 + L1, &e), 0);
     double loss, ploss;
-    assert_int_equal(agir_llama_forward(&f.m, &f.lora, &a, tok, pos, seg, NULL, &e), 0);
-    assert_int_equal(agir_llama_forward(&f.m, &f.lora, &pa, ptok, ppos, pseg, NULL, &e), 0);
+    assert_int_equal(agir_llama_forward(&f.tl.w, &a, tok, pos, seg, NULL, &e), 0);
+    assert_int_equal(agir_llama_forward(&f.tl.w, &pa, ptok, ppos, pseg, NULL, &e), 0);
     // Logits of real tokens agree position by position.
     int V = f.m.cfg.vocab;
     for (int i = 0; i < L0 + L1; i++) {
         int second = i >= L0, t = second ? i - L0 : i;
-        double r = agir_test_max_rel(pa.logits + (size_t)i * V, a.logits + (size_t)(second * T + t) * V, V);
+        double r = agir_test_max_rel((const float *)pa.logits + (size_t)i * V,
+                                     (const float *)a.logits + (size_t)(second * T + t) * V, V);
         if (r > 1e-5) fail_msg("packed logits of token %d differ by %.3g", i, r);
     }
-    assert_int_equal(agir_llama_loss(&f.m, &a, lab, n_valid, 1, &loss, &e), 0);
-    agir_llama_backward(&f.m, &f.lora, &f.lgrad, &f.g, &a);
+    assert_int_equal(agir_llama_loss(&f.tl.w, &a, lab, n_valid, 1, &loss, &e), 0);
+    assert_int_equal(agir_llama_backward(&f.tl.w, &f.g, &a, &e), 0);
     size_t n;
     float *g_unpacked = snapshot(&f, &n);
     zero_grads(&f);
-    assert_int_equal(agir_llama_loss(&f.m, &pa, plab, n_valid, 1, &ploss, &e), 0);
-    agir_llama_backward(&f.m, &f.lora, &f.lgrad, &f.g, &pa);
+    assert_int_equal(agir_llama_loss(&f.tl.w, &pa, plab, n_valid, 1, &ploss, &e), 0);
+    assert_int_equal(agir_llama_backward(&f.tl.w, &f.g, &pa, &e), 0);
     float *g_packed = snapshot(&f, &n);
     print_message("packed loss %.7f unpacked %.7f\n", ploss, loss);
     assert_true(fabs(loss - ploss) <= 1e-6 * fabs(loss));
@@ -255,8 +258,8 @@ static void packed_equals_unpacked(void **state) {
     assert_true(r <= 1e-5);
     // Without the segment mask the packed loss must change (the test can see a missing mask).
     for (int i = 0; i < L0 + L1; i++) pseg[i] = 0;
-    assert_int_equal(agir_llama_forward(&f.m, &f.lora, &pa, ptok, ppos, pseg, NULL, &e), 0);
-    assert_int_equal(agir_llama_loss(&f.m, &pa, plab, n_valid, 0, &ploss, &e), 0);
+    assert_int_equal(agir_llama_forward(&f.tl.w, &pa, ptok, ppos, pseg, NULL, &e), 0);
+    assert_int_equal(agir_llama_loss(&f.tl.w, &pa, plab, n_valid, 0, &ploss, &e), 0);
     assert_true(fabs(loss - ploss) > 1e-4 * fabs(loss));
     free(g_unpacked), free(g_packed);
     agir_llama_acts_free(&a);
@@ -272,8 +275,8 @@ static void accumulation_equals_big_batch(void **state) {
     open_fixture("llama3_tied", &f);
     agir_err e = {0};
     agir_llama_acts big, small;
-    assert_int_equal(agir_llama_acts_alloc(&big, &f.m, &f.lora, f.B, f.T, &e), 0);
-    assert_int_equal(agir_llama_acts_alloc(&small, &f.m, &f.lora, 1, f.T, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&big, &f.tl.w, f.B, f.T, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&small, &f.tl.w, 1, f.T, &e), 0);
     double loss = run_step(&f, &big, 0, "big");
     size_t n;
     float *g_big = snapshot(&f, &n);
@@ -286,9 +289,9 @@ static void accumulation_equals_big_batch(void **state) {
     double sum = 0;
     for (int b = 0; b < f.B; b++) {
         double l;
-        assert_int_equal(agir_llama_forward(&f.m, &f.lora, &small, f.tokens + b * f.T, pos, seg, NULL, &e), 0);
-        assert_int_equal(agir_llama_loss(&f.m, &small, f.labels + b * f.T, n_valid, 1, &l, &e), 0);
-        agir_llama_backward(&f.m, &f.lora, &f.lgrad, &f.g, &small);
+        assert_int_equal(agir_llama_forward(&f.tl.w, &small, f.tokens + b * f.T, pos, seg, NULL, &e), 0);
+        assert_int_equal(agir_llama_loss(&f.tl.w, &small, f.labels + b * f.T, n_valid, 1, &l, &e), 0);
+        assert_int_equal(agir_llama_backward(&f.tl.w, &f.g, &small, &e), 0);
         sum += l;
     }
     float *g_acc = snapshot(&f, &n);
@@ -301,6 +304,106 @@ static void accumulation_equals_big_batch(void **state) {
     agir_llama_acts_free(&big);
     agir_llama_acts_free(&small);
     close_fixture(&f);
+}
+
+// Relative L2 error of got against ref, and the cosine of their angle.
+static void rel_l2(const float *got, const float *ref, size_t n, double *rel, double *cosine) {
+    double d2 = 0, r2 = 0, g2 = 0, gr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - ref[i];
+        d2 += d * d, r2 += (double)ref[i] * ref[i], g2 += (double)got[i] * got[i], gr += (double)got[i] * ref[i];
+    }
+    *rel = sqrt(d2 / r2);
+    *cosine = gr / sqrt(r2 * g2);
+}
+
+// Frozen weights stored as bf16 on the CPU (widened on the fly) against the fp32 run of the same
+// model, adapter and batch. Rounding a weight to bf16 changes it by at most 2^-9 relative; each
+// output of a product sums many such terms with independent signs, so the logits move by about
+// 2^-9 relative per layer they pass, well inside the 2^-5 relative L2 bound the CUDA parity test uses
+// for bf16 storage (there the activations are rounded too). The loss moves by at most 2·max|Δlogit|
+// (its gradient in the logits has L1 norm ≤ 2) and the gradients by the same relative order.
+// A step of the LoRA trainer on the bf16 placement refreshes the compute copy: it must hold the
+// fp32 master rounded to bf16, and KV-cached prefill on that placement must match its full forward.
+static void bf16_weights(const char *name) {
+    fixture f;
+    open_fixture(name, &f);
+    agir_err e = {0};
+    agir_llama_weights w16;
+    agir_llama_acts a, a16;
+    agir_llama_grads g16;
+    assert_int_equal(agir_llama_weights_open(&w16, &f.tl.ctx, AGIR_BF16, &f.m, &f.lora, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&a, &f.tl.w, f.B, f.T, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&a16, &w16, f.B, f.T, &e), 0);
+    assert_int_equal(agir_llama_grads_alloc(&g16, &w16, &e), 0);
+    size_t N = (size_t)f.B * f.T, V = f.m.cfg.vocab;
+    int32_t *pos = malloc(N * sizeof(int32_t)), *seg = malloc(N * sizeof(int32_t));
+    plain_positions(f.B, f.T, pos, seg);
+    int64_t n_valid = agir_llama_count_valid(f.labels, N);
+    double loss, loss16, rel, cosine;
+    assert_int_equal(agir_llama_forward(&f.tl.w, &a, f.tokens, pos, seg, NULL, &e), 0);
+    assert_int_equal(agir_llama_forward(&w16, &a16, f.tokens, pos, seg, NULL, &e), 0);
+    float *l32 = malloc(N * V * sizeof(float)), *l16 = malloc(N * V * sizeof(float));
+    memcpy(l32, a.logits, N * V * sizeof(float));
+    memcpy(l16, a16.logits, N * V * sizeof(float));
+    rel_l2(l16, l32, N * V, &rel, &cosine);
+    double max_d = agir_test_max_rel(l16, l32, N * V);
+    print_message("%-12s bf16 weights: logits rel L2 %.3g (max rel %.3g)\n", name, rel, max_d);
+    assert_true(rel <= 0x1p-5);
+    double max_abs = 0;
+    for (size_t i = 0; i < N * V; i++) max_abs = fmax(max_abs, fabs((double)l16[i] - l32[i]));
+    assert_int_equal(agir_llama_loss(&f.tl.w, &a, f.labels, n_valid, 1, &loss, &e), 0);
+    assert_int_equal(agir_llama_loss(&w16, &a16, f.labels, n_valid, 1, &loss16, &e), 0);
+    print_message("%-12s bf16 weights: loss %.6f vs %.6f (bound %.3g)\n", name, loss16, loss, 2 * max_abs);
+    assert_true(fabs(loss16 - loss) <= 2 * max_abs + 1e-6 * fabs(loss));
+    assert_int_equal(agir_llama_backward(&f.tl.w, &f.g, &a, &e), 0);
+    assert_int_equal(agir_llama_backward(&w16, &g16, &a16, &e), 0);
+    rel_l2(g16.mem, f.g.mem, f.g.n, &rel, &cosine);
+    print_message("%-12s bf16 weights: gradients rel L2 %.3g, cosine %.6f\n", name, rel, cosine);
+    assert_true(rel <= 0x1p-5 && cosine >= 0.999);
+
+    // KV-cached prefill of row 0 on the bf16 placement against its full forward's last position.
+    agir_infer inf;
+    float *kv = malloc(V * sizeof(float));
+    int n = f.T;
+    assert_int_equal(agir_llama_forward(&w16, &a16, f.tokens, pos, seg, NULL, &e), 0);
+    assert_int_equal(agir_infer_open(&inf, &w16, 1, f.T, &e), 0);
+    assert_int_equal(agir_infer_step(&inf, f.tokens, &n, kv, &e), 0);
+    double r = agir_test_max_rel(kv, (const float *)a16.logits + (size_t)(f.T - 1) * V, V);
+    print_message("%-12s bf16 weights: KV-cached logits vs forward %.2e\n", name, r);
+    assert_true(r <= 1e-5);
+    agir_infer_free(&inf);
+
+    // One trainer step: the bf16 compute copy of every trainable tensor is its master rounded.
+    agir_llm_trainer tr;
+    agir_llm_opt_cfg oc = agir_llm_opt_defaults();
+    oc.lr_lora = oc.lr_rows = 1e-2f;
+    agir_llm_step_stats st;
+    assert_int_equal(agir_llm_trainer_init(&tr, &w16, &oc, NULL, &e), 0);
+    assert_int_equal(agir_llm_step_begin(&tr, n_valid, &e), 0);
+    assert_int_equal(agir_llm_step_micro(&tr, &a16, f.tokens, pos, seg, f.labels, NULL, NULL, &e), 0);
+    assert_int_equal(agir_llm_step_apply(&tr, &st, &e), 0);
+    assert_int_equal(st.skipped, 0);
+    size_t stale = 0, rows = (size_t)(V - f.m.v0) * f.m.cfg.dim;
+    const agir_bf16 *lw = w16.lora_w, *ew = (const agir_bf16 *)w16.embed + (size_t)f.m.v0 * f.m.cfg.dim;
+    for (size_t i = 0; i < f.lora.n_params; i++) stale += lw[i] != agir_f32_to_bf16(f.lora.mem[i]);
+    for (size_t i = 0; i < rows; i++) stale += ew[i] != agir_f32_to_bf16(f.m.new_embed[i]);
+    assert_int_equal(stale, 0);
+    agir_llm_trainer_free(&tr);
+
+    free(l32), free(l16), free(kv), free(pos), free(seg);
+    agir_llama_grads_free(&g16);
+    agir_llama_acts_free(&a);
+    agir_llama_acts_free(&a16);
+    agir_llama_weights_close(&w16);
+    close_fixture(&f);
+}
+
+static void bf16_weights_all(void **state) {
+    (void)state;
+    bf16_weights("gqa_untied");
+    bf16_weights("llama3_tied");
+    bf16_weights("qwen2_bias");
 }
 
 static void expect_config_error(const char *json, const char *needle) {
@@ -381,7 +484,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(golden_gqa_untied),         cmocka_unit_test(golden_llama3_tied),
         cmocka_unit_test(golden_qwen2_bias),         cmocka_unit_test(packed_equals_unpacked),
-        cmocka_unit_test(accumulation_equals_big_batch), cmocka_unit_test(config_parsing),
+        cmocka_unit_test(accumulation_equals_big_batch), cmocka_unit_test(bf16_weights_all),
+        cmocka_unit_test(config_parsing),
         cmocka_unit_test(checkpoint_shape_mismatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

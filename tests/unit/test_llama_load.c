@@ -70,12 +70,15 @@ static float *logits_of(const agir_llama *m, const char *fixture, size_t *n) {
     for (int i = 0; i < B * T; i++) pos[i] = i % T;
     agir_llama_acts a;
     agir_err e = {0};
-    assert_int_equal(agir_llama_acts_alloc(&a, m, NULL, B, T, &e), 0);
-    if (agir_llama_forward(m, NULL, &a, tok, pos, seg, NULL, &e)) fail_msg("%s", e.msg);
+    agir_test_llama tl;
+    agir_test_llama_open(&tl, m, NULL);
+    assert_int_equal(agir_llama_acts_alloc(&a, &tl.w, B, T, &e), 0);
+    if (agir_llama_forward(&tl.w, &a, tok, pos, seg, NULL, &e)) fail_msg("%s", e.msg);
     *n = (size_t)B * T * m->cfg.vocab;
     float *out = malloc(*n * sizeof(float));
     memcpy(out, a.logits, *n * sizeof(float));
     agir_llama_acts_free(&a);
+    agir_test_llama_close(&tl);
     free(tok), free(pos), free(seg);
     return out;
 }
@@ -502,9 +505,12 @@ static void check_extended(const agir_llm *l, const agir_llama *w) {
     // The new ids run through the model.
     int32_t pos[4] = {0, 1, 2, 3}, seg[4] = {0};
     agir_llama_acts a;
-    assert_int_equal(agir_llama_acts_alloc(&a, m, NULL, 1, 4, &e), 0);
-    assert_int_equal(agir_llama_forward(m, NULL, &a, ids.id + ids.n - 4, pos, seg, NULL, &e), 0);
+    agir_test_llama tl;
+    agir_test_llama_open(&tl, m, NULL);
+    assert_int_equal(agir_llama_acts_alloc(&a, &tl.w, 1, 4, &e), 0);
+    assert_int_equal(agir_llama_forward(&tl.w, &a, ids.id + ids.n - 4, pos, seg, NULL, &e), 0);
     agir_llama_acts_free(&a);
+    agir_test_llama_close(&tl);
     agir_ids_free(&ids);
 }
 

@@ -17,6 +17,7 @@ enum { B = 4, T = 6, N_NEW = 5 };
 typedef struct setup {
     agir_llama m;
     agir_lora lora;
+    agir_test_llama tl;  // m and lora on a CPU context
     int32_t tok[B * T], lab[B * T], pos[B * T], seg[B * T];
 } setup;
 
@@ -52,9 +53,11 @@ static void make(setup *s, int tied) {
             s->pos[i] = t, s->seg[i] = 0;
         }
     s->tok[1] = c.vocab - 1, s->lab[7] = c.vocab - 2;
+    agir_test_llama_open(&s->tl, &s->m, &s->lora);
 }
 
 static void unmake(setup *s) {
+    agir_test_llama_close(&s->tl);
     agir_llama_free(&s->m);
     agir_lora_free(&s->lora);
 }
@@ -64,9 +67,9 @@ static void unmake(setup *s) {
 static void train(setup *s, const agir_llm_opt_cfg *oc, int rows, int steps, int own_count, agir_llm_step_stats *st) {
     agir_err e = {0};
     agir_llm_trainer tr;
-    assert_int_equal(agir_llm_trainer_init(&tr, &s->m, &s->lora, oc, NULL, &e), 0);
+    assert_int_equal(agir_llm_trainer_init(&tr, &s->tl.w, oc, NULL, &e), 0);
     agir_llama_acts a;
-    assert_int_equal(agir_llama_acts_alloc(&a, &s->m, &s->lora, rows, T, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&a, &s->tl.w, rows, T, &e), 0);
     for (int k = 0; k < steps; k++) {
         assert_int_equal(agir_llm_step_begin(&tr, agir_llama_count_valid(s->lab, B * T), &e), 0);
         for (int b = 0; b < B; b += rows) {
@@ -142,18 +145,18 @@ static void clipping(void **state) {
     oc.lr_lora = oc.lr_rows = 0;  // the three passes see the same gradients
     agir_llm_trainer tr;
     agir_llama_acts a;
-    assert_int_equal(agir_llama_acts_alloc(&a, &s.m, &s.lora, B, T, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&a, &s.tl.w, B, T, &e), 0);
     double norm = 0;
     for (int pass = 0; pass < 3; pass++) {
         oc.clip = pass == 0 ? 0 : pass == 1 ? (float)(norm / 4) : (float)(norm * 2);
-        assert_int_equal(agir_llm_trainer_init(&tr, &s.m, &s.lora, &oc, NULL, &e), 0);
+        assert_int_equal(agir_llm_trainer_init(&tr, &s.tl.w, &oc, NULL, &e), 0);
         assert_int_equal(agir_llm_step_begin(&tr, agir_llama_count_valid(s.lab, B * T), &e), 0);
         assert_int_equal(agir_llm_step_micro(&tr, &a, s.tok, s.pos, s.seg, s.lab, NULL, NULL, &e), 0);
-        size_t nl = tr.lgrad.n_params;
+        size_t nl = tr.g.n_lora;
         double ss = 0;
-        for (size_t i = 0; i < nl; i++) ss += (double)tr.lgrad.mem[i] * tr.lgrad.mem[i];
-        for (size_t i = 0; i < tr.n_rows; i++) ss += (double)tr.g.mem[i] * tr.g.mem[i];
-        float *g = copy_of(tr.lgrad.mem, nl), *gr = copy_of(tr.g.mem, tr.n_rows);
+        for (size_t i = 0; i < nl; i++) ss += (double)tr.g.lora[i] * tr.g.lora[i];
+        for (size_t i = 0; i < tr.g.n_rows; i++) ss += (double)tr.g.new_embed[i] * tr.g.new_embed[i];
+        float *g = copy_of(tr.g.lora, nl), *gr = copy_of(tr.g.new_embed, tr.g.n_rows);
         agir_llm_step_stats st;
         assert_int_equal(agir_llm_step_apply(&tr, &st, &e), 0);
         print_message("clip %.4g: norm %.6g (independent %.6g), scale %.6g\n", oc.clip, st.grad_norm, sqrt(ss),
@@ -163,7 +166,7 @@ static void clipping(void **state) {
         assert_true(fabs(st.clip_scale - want) <= 1e-5);
         double dm = 0;
         for (size_t i = 0; i < nl; i++) dm = fmax(dm, fabs(tr.mom[i] - (1 - oc.beta1) * want * g[i]));
-        for (size_t i = 0; i < tr.n_rows; i++) dm = fmax(dm, fabs(tr.mom[2 * nl + i] - (1 - oc.beta1) * want * gr[i]));
+        for (size_t i = 0; i < tr.g.n_rows; i++) dm = fmax(dm, fabs(tr.mom[2 * nl + i] - (1 - oc.beta1) * want * gr[i]));
         assert_true(dm <= 1e-7 * (1 + sqrt(ss)));
         norm = st.grad_norm;
         free(g), free(gr);
@@ -224,8 +227,8 @@ static void nonfinite_skips(void **state) {
     agir_llm_opt_cfg oc = agir_llm_opt_defaults();
     agir_llm_trainer tr;
     agir_llama_acts a;
-    assert_int_equal(agir_llm_trainer_init(&tr, &s.m, &s.lora, &oc, NULL, &e), 0);
-    assert_int_equal(agir_llama_acts_alloc(&a, &s.m, &s.lora, B, T, &e), 0);
+    assert_int_equal(agir_llm_trainer_init(&tr, &s.tl.w, &oc, NULL, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&a, &s.tl.w, B, T, &e), 0);
     s.lora.mem[3] = NAN;
     float *lora0 = copy_of(s.lora.mem, s.lora.n_params), *rows0 = copy_of(s.m.new_embed, (size_t)N_NEW * 16);
     assert_int_equal(agir_llm_step_begin(&tr, agir_llama_count_valid(s.lab, B * T), &e), 0);
@@ -236,7 +239,7 @@ static void nonfinite_skips(void **state) {
     assert_int_equal(tr.step, 0);
     assert_memory_equal(lora0, s.lora.mem, s.lora.n_params * sizeof(float));
     assert_memory_equal(rows0, s.m.new_embed, (size_t)N_NEW * 16 * sizeof(float));
-    for (size_t i = 0; i < 2 * (s.lora.n_params + tr.n_rows); i++) assert_true(tr.mom[i] == 0);
+    for (size_t i = 0; i < 2 * (s.lora.n_params + tr.g.n_rows); i++) assert_true(tr.mom[i] == 0);
     // A global batch without trained tokens is refused before any work.
     assert_int_equal(agir_llm_step_begin(&tr, 0, &e), AGIR_EINPUT);
     assert_non_null(strstr(e.msg, "no trained token"));
@@ -276,14 +279,14 @@ static void reduce_points(void **state) {
     agir_llm_reduce red = {.ctx = &calls, .sum_f32 = twice_f32, .sum_i64 = twice_i64};
     agir_llm_trainer tr;
     agir_llama_acts a;
-    assert_int_equal(agir_llm_trainer_init(&tr, &two.m, &two.lora, &oc, &red, &e), 0);
-    assert_int_equal(agir_llama_acts_alloc(&a, &two.m, &two.lora, B, T, &e), 0);
+    assert_int_equal(agir_llm_trainer_init(&tr, &two.tl.w, &oc, &red, &e), 0);
+    assert_int_equal(agir_llama_acts_alloc(&a, &two.tl.w, B, T, &e), 0);
     assert_int_equal(agir_llm_step_begin(&tr, agir_llama_count_valid(two.lab, B * T), &e), 0);
     assert_int_equal(agir_llm_step_micro(&tr, &a, two.tok, two.pos, two.seg, two.lab, NULL, NULL, &e), 0);
     assert_int_equal(agir_llm_step_apply(&tr, &s2, &e), 0);
     print_message("one rank: loss %.7f norm %.6g; two: loss %.7f norm %.6g; %d reduce calls; max diff %.2e\n",
                   s1.loss, s1.grad_norm, s2.loss, s2.grad_norm, calls, trainable_diff(&one, &two));
-    assert_int_equal(calls, 3);  // the count, the LoRA gradients, the new-row gradients
+    assert_int_equal(calls, 2);  // the count, then the gradients (one buffer: LoRA, then the new rows)
     assert_true(fabs(2 * s2.loss - s1.loss) <= 1e-6 * s1.loss);
     assert_true(fabs(s2.grad_norm - s1.grad_norm) <= 1e-6 * s1.grad_norm);
     assert_true(trainable_diff(&one, &two) <= 1e-6);
@@ -355,8 +358,11 @@ static void attention_row_blocks(void **state) {
     fill(q, 2 * nq + 2 * nk, 1.0, &g);
     int32_t seg[AB * AT];
     for (int i = 0; i < AB * AT; i++) seg[i] = i % AT < 97 ? 0 : 1;  // second segment starts inside block 2
-    agir_attention_fwd(out, att, q, k, v, seg, AB, AT, 0, AH, AKV, AD);
-    agir_attention_bwd(dq, dk, dv, datt, dout, att, q, k, v, AB, AT, AH, AKV, AD);
+    const agir_ctx cpu = {.dev = AGIR_DEV_CPU};
+    agir_err err = {0};
+    assert_int_equal(agir_op_attention_fwd(&cpu, out, att, q, k, v, seg, AB, AT, 0, AH, AKV, AD, &err), 0);
+    assert_int_equal(agir_op_attention_bwd(&cpu, dq, dk, dv, datt, dout, out, att, q, k, v, seg, AB, AT, AH, AKV, AD,
+                                           &err), 0);
     attention_reference(rout, rdq, rdk, rdv, q, k, v, dout, seg);
     double e[4] = {max_rel(out, rout, nq), max_rel(dq, rdq, nq), max_rel(dk, rdk, nk), max_rel(dv, rdv, nk)};
     print_message("attention T=%d vs double reference: out %.2e dq %.2e dk %.2e dv %.2e\n", AT, e[0], e[1], e[2],
@@ -373,12 +379,12 @@ static void bad_config(void **state) {
     agir_llm_trainer tr;
     agir_llm_opt_cfg oc = agir_llm_opt_defaults();
     oc.lr_rows = -1;
-    assert_int_equal(agir_llm_trainer_init(&tr, &s.m, &s.lora, &oc, NULL, &e), AGIR_EINPUT);
+    assert_int_equal(agir_llm_trainer_init(&tr, &s.tl.w, &oc, NULL, &e), AGIR_EINPUT);
     assert_non_null(strstr(e.msg, "lr_new_rows"));
     agir_err_clear(&e);
     oc = agir_llm_opt_defaults();
     oc.beta2 = 1;
-    assert_int_equal(agir_llm_trainer_init(&tr, &s.m, &s.lora, &oc, NULL, &e), AGIR_EINPUT);
+    assert_int_equal(agir_llm_trainer_init(&tr, &s.tl.w, &oc, NULL, &e), AGIR_EINPUT);
     assert_non_null(strstr(e.msg, "beta2"));
     unmake(&s);
 }

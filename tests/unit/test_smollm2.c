@@ -67,18 +67,20 @@ static void paragraph(void **state) {
     int32_t *pos = malloc(T * sizeof *pos), *seg = calloc(T, sizeof *seg), *labels = malloc(T * sizeof *labels);
     for (int i = 0; i < T; i++) pos[i] = i, labels[i] = i + 1 < T ? ids.id[i + 1] : -1;
     agir_llama_acts a;
-    assert_int_equal(agir_llama_acts_alloc(&a, &l.model, NULL, 1, T, &e), 0);
-    if (agir_llama_forward(&l.model, NULL, &a, ids.id, pos, seg, NULL, &e)) fail_msg("%s", e.msg);
+    agir_test_llama tl;
+    agir_test_llama_open(&tl, &l.model, NULL);
+    assert_int_equal(agir_llama_acts_alloc(&a, &tl.w, 1, T, &e), 0);
+    if (agir_llama_forward(&tl.w, &a, ids.id, pos, seg, NULL, &e)) fail_msg("%s", e.msg);
     int V = l.model.cfg.vocab, agree = 0;
     for (int i = 0; i + 1 < T; i++) {
-        const float *row = a.logits + (size_t)i * V;
+        const float *row = (const float *)a.logits + (size_t)i * V;
         int best = 0;
         for (int v = 1; v < V; v++)
             if (row[v] > row[best]) best = v;
         agree += best == cJSON_GetArrayItem(rarg, i)->valueint;
     }
     double loss;
-    assert_int_equal(agir_llama_loss(&l.model, &a, labels, T - 1, 0, &loss, &e), 0);
+    assert_int_equal(agir_llama_loss(&tl.w, &a, labels, T - 1, 0, &loss, &e), 0);
     double ppl = exp(loss), top1 = (double)agree / (T - 1);
     print_message("SmolLM2 perplexity %.4f (reference %.4f, bound %.1f), top-1 agreement %.4f over %d tokens\n", ppl,
                   ref_ppl, PPL_BOUND, top1, T - 1);
@@ -87,6 +89,7 @@ static void paragraph(void **state) {
     assert_true(top1 >= TOP1_MIN);
 
     agir_llama_acts_free(&a);
+    agir_test_llama_close(&tl);
     free(pos), free(seg), free(labels), free(text);
     agir_ids_free(&ids);
     cJSON_Delete(ref);

@@ -92,3 +92,14 @@ double agir_test_max_rel(const float *got, const float *ref, size_t n) {
     }
     return den > 0 ? num / den : num;
 }
+
+void agir_test_llama_open(agir_test_llama *t, const agir_llama *m, const agir_lora *lora) {
+    agir_err e = {0};
+    if (agir_ctx_open(&t->ctx, AGIR_DEV_CPU, &e) || agir_llama_weights_open(&t->w, &t->ctx, AGIR_F32, m, lora, &e))
+        fail_msg("%s", e.msg);
+}
+
+void agir_test_llama_close(agir_test_llama *t) {
+    agir_llama_weights_close(&t->w);
+    agir_ctx_close(&t->ctx);
+}

@@ -9,6 +9,8 @@
 // cmocka needs the includes above first.
 #include <cmocka.h>
 
+#include "models/llama.h"
+
 // A fresh temporary folder (removed by the OS's tmp cleaning; tests keep their outputs small).
 void agir_test_tmpdir(char *out, size_t outsz);
 // Absolute path of a file in the source tree (AGIR_SOURCE_DIR from ctest).
@@ -32,5 +34,14 @@ int agir_test_count_entries(const char *dir, const char *prefix);
 // Largest absolute difference between got and ref over the largest |ref| (the difference itself
 // when ref is all zeros): got, ref: (n,) float32.
 double agir_test_max_rel(const float *got, const float *ref, size_t n);
+
+// A model placed on a CPU context with fp32 weights (aliases m and lora: no copy), for tests that run
+// the model directly. Must not move while open (w points at ctx).
+typedef struct agir_test_llama {
+    agir_ctx ctx;
+    agir_llama_weights w;
+} agir_test_llama;
+void agir_test_llama_open(agir_test_llama *t, const agir_llama *m, const agir_lora *lora);
+void agir_test_llama_close(agir_test_llama *t);
 
 #endif
