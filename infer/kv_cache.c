@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
+
 // At most this many cached positions per sequence, sequences per cache and new tokens per step:
 // keeps every size product far from overflow (totals are still checked where they are formed).
 // Attention takes a sequence's new rows ATT_ROWS at a time, so its saved rows need scratch for
@@ -91,24 +93,12 @@ void agir_infer_truncate(agir_infer *s, int b, int len) {
     if (len < s->kv.len[b]) s->kv.len[b] = len < 0 ? 0 : len;
 }
 
-// Consecutive aligned ranges of one block; a first pass with base == NULL only counts.
-typedef struct block {
-    char *base;
-    size_t used;
-    int overflow;
-} block;
+// Scratch ranges aligned for any vector load or cuBLAS operand.
+enum { BLOCK_ALIGN = 256 };
 
-static void *take(block *b, size_t count, size_t size) {
-    size_t n, end, start = (b->used + 255) & ~(size_t)255;
-    if (start < b->used || agir_mul_ok(count, size, &n) || agir_add_ok(start, n, &end)) {
-        b->overflow = 1;
-        return NULL;
-    }
-    b->used = end;
-    return b->base ? b->base + start : NULL;
-}
+static void *take(agir_arena *b, size_t count, size_t size) { return agir_arena_take(b, count, size); }
 
-static void layout_scratch(agir_infer *s, int N, block *b) {
+static void layout_scratch(agir_infer *s, int N, agir_arena *b) {
     const agir_llama_config *c = &s->m->cfg;
     size_t n = (size_t)N, C = c->dim, HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
     size_t r = s->w->lora ? (size_t)s->w->lora->cfg.rank : 0, B = (size_t)s->kv.B, es = act_size(s), f4 = sizeof(float);
@@ -136,7 +126,7 @@ static void layout_scratch(agir_infer *s, int N, block *b) {
 static int ensure_cap(agir_infer *s, int N, agir_err *e) {
     if (N <= s->cap) return 0;
     size_t half = (size_t)s->m->cfg.head_dim / 2;
-    block b = {0};
+    agir_arena b = {.align = BLOCK_ALIGN};
     layout_scratch(s, N, &b);
     if (b.overflow) return AGIR_BAD(e, "generation: %d new tokens in one step overflow the scratch size", N);
     agir_dev_free(ctx_of(s), s->mem);
@@ -149,7 +139,7 @@ static int ensure_cap(agir_infer *s, int N, agir_err *e) {
     if (!s->pos || !s->tab || agir_dev_alloc(ctx_of(s), b.used, &s->mem, e))
         return AGIR_BAD(e, "generation: no memory for %d new tokens (hint: shorter prompts)", N);
     s->row_seq = (int *)(s->pos + N);
-    b = (block){.base = s->mem};
+    b = (agir_arena){.base = s->mem, .align = BLOCK_ALIGN};
     layout_scratch(s, N, &b);
     s->cap = N;
     return 0;

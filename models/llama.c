@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/bf16.h"
 
 // Limits well above any model AGIR trains on the CPU; they keep every size product far from
@@ -14,23 +15,8 @@
 enum { MAX_DIM = 1 << 16, MAX_FFN = 1 << 18, MAX_LAYERS = 1024, MAX_HEADS = 1024, MAX_HEAD_DIM = 1024,
        MAX_VOCAB = 1 << 24 };
 
-// Hands out consecutive float ranges of one block. A first pass with base == NULL only counts.
-typedef struct arena {
-    float *base;
-    size_t used;
-    int overflow;
-} arena;
-
-static float *carve(arena *ar, size_t a, size_t b) {
-    size_t n, end;
-    if (agir_mul_ok(a, b, &n) || agir_add_ok(ar->used, n, &end)) {
-        ar->overflow = 1;
-        return NULL;
-    }
-    float *p = ar->base ? ar->base + ar->used : NULL;
-    ar->used = end;
-    return p;
-}
+// Host weights are consecutive floats of one block (alignment of a float).
+static float *carve(agir_arena *ar, size_t a, size_t b) { return agir_arena_take(ar, a, b * sizeof(float)); }
 
 static int check_range(const char *what, long long v, long long lo, long long hi, agir_err *e) {
     if (v < lo || v > hi) return AGIR_BAD(e, "%s: %lld out of range (hint: %lld to %lld)", what, v, lo, hi);
@@ -55,7 +41,7 @@ static int check_config(const agir_llama_config *c, int n_new, agir_err *e) {
     return 0;
 }
 
-static void layout_weights(agir_llama *m, arena *ar) {
+static void layout_weights(agir_llama *m, agir_arena *ar) {
     const agir_llama_config *c = &m->cfg;
     size_t C = c->dim, n[AGIR_LLAMA_NTENSOR];
     agir_llama_layer_sizes(c, n);
@@ -112,19 +98,19 @@ int agir_llama_alloc(agir_llama *m, const agir_llama_config *cfg, int n_new, agi
     m->v0 = cfg->vocab - n_new;
     m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
     if (!m->layers) return AGIR_BUG(e, "out of memory for %d layers", cfg->n_layer);
-    arena ar = {0};
+    agir_arena ar = {.align = sizeof(float)};
     layout_weights(m, &ar);
     if (ar.overflow) {
         agir_llama_free(m);
         return AGIR_BAD(e, "model size overflows (hint: check config.json)");
     }
-    m->n_floats = ar.used;
-    m->mem = calloc(ar.used, sizeof(float));
+    m->n_floats = ar.used / sizeof(float);
+    m->mem = calloc(m->n_floats, sizeof(float));
     if (!m->mem) {
         agir_llama_free(m);
-        return AGIR_BUG(e, "out of memory for %zu model weights", ar.used);
+        return AGIR_BUG(e, "out of memory for %zu model weights", m->n_floats);
     }
-    ar = (arena){.base = m->mem};
+    ar = (agir_arena){.base = (char *)m->mem, .align = sizeof(float)};
     layout_weights(m, &ar);
     m->new_embed = m->embed + (size_t)m->v0 * cfg->dim;
     m->new_head = m->head + (size_t)m->v0 * cfg->dim;
@@ -157,31 +143,19 @@ void agir_llama_act_widths(const agir_llama_config *c, size_t w[AGIR_LLAMA_NACT]
 
 // ---- placing the model on a context --------------------------------------------------------------
 
-// Consecutive aligned byte ranges of one block; a first pass with base == NULL only counts.
-typedef struct block {
-    char *base;
-    size_t used;
-    int overflow;
-} block;
+// Device blocks: ranges aligned for any vector load or cuBLAS operand.
+enum { BLOCK_ALIGN = 256 };
 
-static void *take(block *b, size_t count, size_t size) {
-    size_t n, end, start = (b->used + 255) & ~(size_t)255;
-    if (start < b->used || agir_mul_ok(count, size, &n) || agir_add_ok(start, n, &end)) {
-        b->overflow = 1;
-        return NULL;
-    }
-    b->used = end;
-    return b->base ? b->base + start : NULL;
-}
+static void *take(agir_arena *b, size_t count, size_t size) { return agir_arena_take(b, count, size); }
 
 // Runs layout twice, counting then carving one block of the context's memory into *mem.
-static int carve_block(const agir_ctx *c, void (*layout)(void *, block *), void *obj, void **mem, size_t *bytes,
-                       const char *what, agir_err *e) {
-    block b = {0};
+static int carve_block(const agir_ctx *c, void (*layout)(void *, agir_arena *), void *obj, void **mem,
+                       size_t *bytes, const char *what, agir_err *e) {
+    agir_arena b = {.align = BLOCK_ALIGN};
     layout(obj, &b);
     if (b.overflow) return AGIR_BAD(e, "%s: sizes overflow (hint: lower the batch or sequence length)", what);
     AGIR_TRY(agir_dev_alloc(c, b.used, mem, e));
-    b = (block){.base = *mem};
+    b = (agir_arena){.base = *mem, .align = BLOCK_ALIGN};
     layout(obj, &b);
     if (bytes) *bytes = b.used;
     return 0;
@@ -194,7 +168,7 @@ int agir_llama_weights_aliased(const agir_llama_weights *w) {
 static size_t n_new_values(const agir_llama *m) { return (size_t)(m->cfg.vocab - m->v0) * m->cfg.dim; }
 
 // The copies a placement owns: frozen weights in wdt, the LoRA compute copy, and on CUDA the masters.
-static void layout_weights_on(void *obj, block *b) {
+static void layout_weights_on(void *obj, agir_arena *b) {
     agir_llama_weights *w = obj;
     const agir_llama_config *c = &w->m->cfg;
     size_t es = agir_ftype_size(w->wdt), V = c->vocab, C = c->dim, n[AGIR_LLAMA_NTENSOR];
@@ -359,7 +333,7 @@ typedef struct acts_layout {
     const agir_llama_weights *w;
 } acts_layout;
 
-static void layout_acts(void *obj, block *b) {
+static void layout_acts(void *obj, agir_arena *b) {
     const acts_layout *al = obj;
     agir_llama_acts *a = al->a;
     const agir_llama_config *c = &al->w->m->cfg;
