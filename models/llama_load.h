@@ -4,7 +4,7 @@
 //
 // GGUF stores q_proj/k_proj rows permuted for llama.cpp's interleaved RoPE (pairs 2i, 2i+1, see
 // convert_hf_to_gguf.py's LlamaModel.permute); the loader undoes it so that every model in memory
-// uses HF's rotate_half layout (kernels/cpu/llm_ops.h). Quantized tensors (Q8_0, Q4_0, Q4_1) and
+// uses HF's rotate_half layout (kernels/llm_ops.h). Quantized tensors (Q8_0, Q4_0, Q4_1) and
 // F16/BF16 are converted to float32 at load.
 #ifndef AGIR_MODELS_LLAMA_LOAD_H
 #define AGIR_MODELS_LLAMA_LOAD_H

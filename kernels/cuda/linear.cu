@@ -1,4 +1,4 @@
-// Linear layers on the GPU (kernels/llm_ops.h, agir_llm_linear_fwd/bwd): the three products of a
+// Linear layers on the GPU (kernels/llm_ops.h, agir_op_linear_fwd/bwd): the three products of a
 // linear map through cublasGemmEx with bf16 operands and fp32 compute (CUBLAS_COMPUTE_32F), plus the
 // bias kernels. The LoRA path s · B A dropout(x) is two of these with alpha = s (see lora.cu).
 //

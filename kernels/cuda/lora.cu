@@ -1,4 +1,4 @@
-// LoRA's dropout on the GPU (kernels/llm_ops.h, agir_llm_dropout), the element-wise glue between the
+// LoRA's dropout on the GPU (kernels/llm_ops.h, agir_op_dropout), the element-wise glue between the
 // cuBLAS products of y += s · B A dropout(x) (linear.cu). The mask is regenerated, never stored: each
 // thread recomputes the Philox4x32-10 blocks (Salmon et al., SC'11) of core/rng.c that models/lora.c
 // draws on the CPU, with the same functions (core/philox.h), so forward, backward and the CPU
