@@ -25,18 +25,33 @@ __device__ __forceinline__ float2 warp_sum(float2 v) {
     return v;
 }
 
-// Sum over the block, returned to every thread. blockDim must be (n, 1, 1) with n a multiple of 32
-// and every thread must call it (it holds barriers). The closing barrier lets callers use it twice.
-template <typename T>
-__device__ T block_sum(T v) {
+// Reduction over the block, returned to every thread: warp_reduce (a functor reducing one value per
+// lane across a warp) within each warp, then once more over the warps' results, idle lanes giving
+// `identity`. blockDim must be (n, 1, 1) with n a multiple of 32 and every thread must call it (it
+// holds barriers). The closing barrier lets callers use it twice.
+template <typename T, typename W>
+__device__ T block_reduce(T v, T identity, W warp_reduce) {
     __shared__ T warp_part[kWarp];
     const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp, nwarp = blockDim.x / kWarp;
-    v = warp_sum(v);
+    v = warp_reduce(v);
     if (lane == 0) warp_part[warp] = v;
     __syncthreads();
-    v = warp_sum(lane < nwarp ? warp_part[lane] : T{});
+    v = warp_reduce(lane < nwarp ? warp_part[lane] : identity);
     __syncthreads();
     return v;
+}
+
+struct warp_sum_op {
+    template <typename T>
+    __device__ T operator()(T v) const {
+        return warp_sum(v);
+    }
+};
+
+// Sum over the block, returned to every thread (block_reduce's rules).
+template <typename T>
+__device__ T block_sum(T v) {
+    return block_reduce(v, T{}, warp_sum_op{});
 }
 
 #endif

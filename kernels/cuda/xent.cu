@@ -1,4 +1,4 @@
-// Fused softmax + cross-entropy on the GPU (kernels/llm_ops.h, agir_llm_softmax_xent): one block
+// Fused softmax + cross-entropy on the GPU (kernels/llm_ops.h, agir_op_softmax_xent): one block
 // per token row. One pass over the logits gathers the row's max and Σ exp(x − max) in fp32 with the
 // online rule (each thread folds its elements, then partial (max, sum) pairs merge across the block);
 // a second pass writes the gradient, possibly over the logits themselves. Per-token losses are
@@ -37,17 +37,12 @@ __device__ __forceinline__ stats warp_merge(stats v) {
     return v;
 }
 
-// Block-wide merge, returned to every thread; the shape of block_sum in reduce.cuh.
-__device__ stats block_merge(stats v) {
-    __shared__ stats warp_part[kWarp];
-    const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp, nwarp = blockDim.x / kWarp;
-    v = warp_merge(v);
-    if (lane == 0) warp_part[warp] = v;
-    __syncthreads();
-    v = warp_merge(lane < nwarp ? warp_part[lane] : stats{-INFINITY, 0.0f});
-    __syncthreads();
-    return v;
-}
+struct warp_merge_op {
+    __device__ stats operator()(stats v) const { return warp_merge(v); }
+};
+
+// Block-wide merge, returned to every thread (block_reduce's rules).
+__device__ stats block_merge(stats v) { return block_reduce(v, stats{-INFINITY, 0.0f}, warp_merge_op{}); }
 
 __global__ void __launch_bounds__(kThreads)
     xent_kernel(bf16 *dlogits, float *losses, const bf16 *logits, const int32_t *labels, int V, float scale) {
