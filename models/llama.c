@@ -277,7 +277,7 @@ int agir_llama_weights_open(agir_llama_weights *w, const agir_ctx *c, agir_ftype
         return AGIR_BAD(e, "adapter has %d layers, the model %d (hint: the adapter belongs to another model)",
                         lora->n_layer, m->cfg.n_layer);
     *w = (agir_llama_weights){.ctx = c, .wdt = wdt, .m = m, .lora = lora};
-    w->layer = w->own = calloc((size_t)m->cfg.n_layer * AGIR_LLAMA_NTENSOR, sizeof *w->layer);
+    w->layer = calloc((size_t)m->cfg.n_layer * AGIR_LLAMA_NTENSOR, sizeof *w->layer);
     if (!w->layer) return AGIR_BUG(e, "out of memory for %d layers", m->cfg.n_layer);
     if (c->dev == AGIR_DEV_CPU) {  // the host arrays are the masters
         w->lora_master = lora ? lora->mem : NULL;
@@ -297,7 +297,7 @@ int agir_llama_weights_open(agir_llama_weights *w, const agir_ctx *c, agir_ftype
 
 void agir_llama_weights_close(agir_llama_weights *w) {
     if (w->ctx) agir_dev_free(w->ctx, w->mem);
-    free(w->own);
+    free(w->layer);
     memset(w, 0, sizeof *w);
 }
 

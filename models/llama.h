@@ -111,13 +111,13 @@ typedef struct agir_llama_weights {
     void *embed;    // (V, C); rows [v0, V) are the compute copy of the new rows
     void *head;     // (V, C), == embed when tied
     void *norm;     // (C)
-    void **layer;   // [L · AGIR_LLAMA_NTENSOR] layer l's tensor i at l · AGIR_LLAMA_NTENSOR + i (NULL: absent bias)
+    void **layer;   // host array [L · AGIR_LLAMA_NTENSOR]: layer l's tensor i at l · AGIR_LLAMA_NTENSOR + i
+                    // (NULL: an absent bias)
     void *lora_w;   // (lora->n_params) compute copy of every A and B, in the layout of lora->mem
     // fp32 masters that AdamW updates: lora A/B (the layout of lora->mem), new embedding rows
     // (V - v0, C) and new head rows (NULL when tied). On the CPU they are the host's own arrays.
     float *lora_master, *embed_master, *head_master;
     void *mem;      // the block this owns on the context (NULL when everything aliases the host)
-    void **own;     // [L · AGIR_LLAMA_NTENSOR] host array behind `layer`
 } agir_llama_weights;
 
 // Places m (and lora, which may be NULL) on the context c with frozen weights stored as wdt (the
