@@ -96,30 +96,28 @@ void agir_infer_truncate(agir_infer *s, int b, int len) {
 // Scratch ranges aligned for any vector load or cuBLAS operand.
 enum { BLOCK_ALIGN = 256 };
 
-static void *take(agir_arena *b, size_t count, size_t size) { return agir_arena_take(b, count, size); }
-
 static void layout_scratch(agir_infer *s, int N, agir_arena *b) {
     const agir_llama_config *c = &s->m->cfg;
     size_t n = (size_t)N, C = c->dim, HD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
     size_t r = s->w->lora ? (size_t)s->w->lora->cfg.rank : 0, B = (size_t)s->kv.B, es = act_size(s), f4 = sizeof(float);
     int att_rows = N < ATT_ROWS ? N : ATT_ROWS;
-    s->ids = take(b, n, sizeof(int32_t));
-    s->x = take(b, n * C, es);
-    s->ln = take(b, n * C, es);
-    s->q = take(b, n * HD, es);
-    s->ao = take(b, n * HD, es);
-    s->k = take(b, n * KD, es);
-    s->v = take(b, n * KD, es);
-    s->gate = take(b, n * c->ffn, es);
-    s->up = take(b, n * c->ffn, es);
-    s->rstd = take(b, n, f4);
-    s->cos_t = take(b, n * (c->head_dim / 2), f4);
-    s->sin_t = take(b, n * (c->head_dim / 2), f4);
-    s->lora_h = r ? take(b, n * r, es) : NULL;
-    s->att = take(b, agir_attention_saved_floats(ctx_of(s), 1, att_rows, s->kv.T_max, c->n_head), f4);
-    s->last = take(b, B * C, es);
-    s->last_ln = take(b, B * C, es);
-    s->logits = take(b, B * c->vocab, es);
+    s->ids = agir_arena_take(b, n, sizeof(int32_t));
+    s->x = agir_arena_take(b, n * C, es);
+    s->ln = agir_arena_take(b, n * C, es);
+    s->q = agir_arena_take(b, n * HD, es);
+    s->ao = agir_arena_take(b, n * HD, es);
+    s->k = agir_arena_take(b, n * KD, es);
+    s->v = agir_arena_take(b, n * KD, es);
+    s->gate = agir_arena_take(b, n * c->ffn, es);
+    s->up = agir_arena_take(b, n * c->ffn, es);
+    s->rstd = agir_arena_take(b, n, f4);
+    s->cos_t = agir_arena_take(b, n * (c->head_dim / 2), f4);
+    s->sin_t = agir_arena_take(b, n * (c->head_dim / 2), f4);
+    s->lora_h = r ? agir_arena_take(b, n * r, es) : NULL;
+    s->att = agir_arena_take(b, agir_attention_saved_floats(ctx_of(s), 1, att_rows, s->kv.T_max, c->n_head), f4);
+    s->last = agir_arena_take(b, B * C, es);
+    s->last_ln = agir_arena_take(b, B * C, es);
+    s->logits = agir_arena_take(b, B * c->vocab, es);
 }
 
 // Scratch for N ≤ MAX_STEP new rows; the total size is checked.
@@ -256,8 +254,9 @@ int agir_infer_step(agir_infer *s, const int32_t *tokens, const int *n, float *l
     for (int b = 0, r = 0; b < s->kv.B; b++) {
         r += n[b];
         s->kv.len[b] += n[b];
-        if (n[b]) AGIR_TRY(agir_dev_copy(ctx_of(s), at(s->last, (size_t)nb++ * C, es), at(s->x, (size_t)(r - 1) * C, es),
-                                         C * es, e));
+        if (!n[b]) continue;
+        AGIR_TRY(agir_dev_copy(ctx_of(s), at(s->last, (size_t)nb++ * C, es), at(s->x, (size_t)(r - 1) * C, es), C * es,
+                               e));
     }
     AGIR_TRY(agir_llama_head_fwd(w, s->logits, s->last_ln, s->rstd, s->last, nb, e));  // logits: (nb, V)
     AGIR_TRY(agir_dev_download_f32(ctx_of(s), logits, s->logits, agir_act_ftype(ctx_of(s)), (size_t)nb * V, e));

@@ -146,8 +146,6 @@ void agir_llama_act_widths(const agir_llama_config *c, size_t w[AGIR_LLAMA_NACT]
 // Device blocks: ranges aligned for any vector load or cuBLAS operand.
 enum { BLOCK_ALIGN = 256 };
 
-static void *take(agir_arena *b, size_t count, size_t size) { return agir_arena_take(b, count, size); }
-
 // Runs layout twice, counting then carving one block of the context's memory into *mem.
 static int carve_block(const agir_ctx *c, void (*layout)(void *, agir_arena *), void *obj, void **mem,
                        size_t *bytes, const char *what, agir_err *e) {
@@ -173,16 +171,17 @@ static void layout_weights_on(void *obj, agir_arena *b) {
     const agir_llama_config *c = &w->m->cfg;
     size_t es = agir_ftype_size(w->wdt), V = c->vocab, C = c->dim, n[AGIR_LLAMA_NTENSOR];
     agir_llama_layer_sizes(c, n);
-    w->embed = take(b, V * C, es);
-    w->head = c->tied ? w->embed : take(b, V * C, es);
-    w->norm = take(b, C, es);
+    w->embed = agir_arena_take(b, V * C, es);
+    w->head = c->tied ? w->embed : agir_arena_take(b, V * C, es);
+    w->norm = agir_arena_take(b, C, es);
     for (int l = 0; l < c->n_layer; l++)
-        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++) w->layer[l * AGIR_LLAMA_NTENSOR + i] = n[i] ? take(b, n[i], es) : NULL;
-    if (w->lora) w->lora_w = take(b, w->lora->n_params, es);
+        for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++)
+            w->layer[l * AGIR_LLAMA_NTENSOR + i] = n[i] ? agir_arena_take(b, n[i], es) : NULL;
+    if (w->lora) w->lora_w = agir_arena_take(b, w->lora->n_params, es);
     if (w->ctx->dev == AGIR_DEV_CPU) return;
-    if (w->lora) w->lora_master = take(b, w->lora->n_params, sizeof(float));
-    w->embed_master = take(b, n_new_values(w->m), sizeof(float));
-    w->head_master = c->tied ? NULL : take(b, n_new_values(w->m), sizeof(float));
+    if (w->lora) w->lora_master = agir_arena_take(b, w->lora->n_params, sizeof(float));
+    w->embed_master = agir_arena_take(b, n_new_values(w->m), sizeof(float));
+    w->head_master = c->tied ? NULL : agir_arena_take(b, n_new_values(w->m), sizeof(float));
 }
 
 // The host arrays that hold the trainable values: lora->mem, new_embed, new_head (NULL when tied).
@@ -257,8 +256,9 @@ static int upload_frozen(agir_llama_weights *w, agir_err *e) {
     for (int l = 0; l < c->n_layer; l++) {
         float **host[AGIR_LLAMA_NTENSOR];
         agir_llama_layer_slots(&m->layers[l], host);
+        void **dst = &w->layer[(size_t)l * AGIR_LLAMA_NTENSOR];
         for (int i = 0; i < AGIR_LLAMA_NTENSOR; i++)  // absent biases: n = 0
-            if (n[i]) AGIR_TRY(agir_dev_upload_as(w->ctx, w->layer[l * AGIR_LLAMA_NTENSOR + i], w->wdt, *host[i], n[i], e));
+            if (n[i]) AGIR_TRY(agir_dev_upload_as(w->ctx, dst[i], w->wdt, *host[i], n[i], e));
     }
     return 0;
 }
@@ -345,29 +345,29 @@ static void layout_acts(void *obj, agir_arena *b) {
     void **slot[AGIR_LLAMA_NACT] = {&a->res, &a->mid, &a->ln1, &a->ln2, &a->q, &a->k, &a->v, &a->ao, &a->gate,
                                     &a->up, &a->act, &a->lnf, &a->logits, &a->dres, &a->dtmp, &a->dq, &a->dk,
                                     &a->dv, &a->dao, &a->dgate, &a->dup, &a->dact};
-    for (int i = 0; i < AGIR_LLAMA_NACT; i++) *slot[i] = take(b, N * w[i], es);
+    for (int i = 0; i < AGIR_LLAMA_NACT; i++) *slot[i] = agir_arena_take(b, N * w[i], es);
     int32_t **ids[4] = {&a->tokens, &a->pos, &a->seg, &a->labels};
-    for (int i = 0; i < 4; i++) *ids[i] = take(b, N, sizeof(int32_t));
-    a->cos_t = take(b, N * (c->head_dim / 2), f4);
-    a->sin_t = take(b, N * (c->head_dim / 2), f4);
-    a->rstd1 = take(b, L * N, f4);
-    a->rstd2 = take(b, L * N, f4);
-    a->rstdf = take(b, N, f4);
-    a->att = take(b, L * agir_attention_saved_floats(cx, a->B, a->T, a->T, c->n_head), f4);
-    a->datt = take(b, agir_attention_scratch_floats(cx, a->B, a->T, c->n_head), f4);
-    a->xent = take(b, agir_xent_ws_floats(cx, (int)N), f4);
+    for (int i = 0; i < 4; i++) *ids[i] = agir_arena_take(b, N, sizeof(int32_t));
+    a->cos_t = agir_arena_take(b, N * (c->head_dim / 2), f4);
+    a->sin_t = agir_arena_take(b, N * (c->head_dim / 2), f4);
+    a->rstd1 = agir_arena_take(b, L * N, f4);
+    a->rstd2 = agir_arena_take(b, L * N, f4);
+    a->rstdf = agir_arena_take(b, N, f4);
+    a->att = agir_arena_take(b, L * agir_attention_saved_floats(cx, a->B, a->T, a->T, c->n_head), f4);
+    a->datt = agir_arena_take(b, agir_attention_scratch_floats(cx, a->B, a->T, c->n_head), f4);
+    a->xent = agir_arena_take(b, agir_xent_ws_floats(cx, (int)N), f4);
     if (!lora) return;
     size_t r = lora->cfg.rank, widest = C > HD ? C : HD;
     widest = widest > F ? widest : F;
-    a->dh = take(b, N * r, es);
-    a->du = lora->cfg.dropout > 0 ? take(b, N * widest, es) : NULL;
+    a->dh = agir_arena_take(b, N * r, es);
+    a->du = lora->cfg.dropout > 0 ? agir_arena_take(b, N * widest, es) : NULL;
     for (size_t l = 0; l < L; l++)
         for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
             const agir_lora_mat *lm = agir_lora_at(lora, (int)l, (agir_lora_target)t);
             agir_lora_act *la = &a->lora[l * AGIR_LORA_NTARGET + t];
             if (!lm->A) continue;
-            la->h = take(b, N * r, es);
-            la->u = lora->cfg.dropout > 0 ? take(b, N * (size_t)lm->in, es) : NULL;
+            la->h = agir_arena_take(b, N * r, es);
+            la->u = lora->cfg.dropout > 0 ? agir_arena_take(b, N * (size_t)lm->in, es) : NULL;
         }
 }
 
