@@ -1,6 +1,6 @@
 // The VQ-VAE motion tokenizer: T2M-GPT's convolutional encoder, EMA quantizer and decoder (Zhang et
 // al., CVPR 2023; models/encdec.py, resnet.py and quantize_cnn.py of Mael-zys/T2M-GPT), composed from
-// the ops of kernels/cpu/vq_ops.h over a batch of windows.
+// the ops of kernels/vq_ops.h over a batch of windows.
 //
 // Encoder: conv3(C_in→W), ReLU, down × [conv4 stride 2 (W→W), depth × ResBlock], conv3(W→D).
 // Decoder: conv3(D→W), ReLU, down × [depth × ResBlock, up-sample ×2, conv3(W→W)], conv3(W→W), ReLU,
@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
-#include "kernels/cpu/vq_ops.h"
+#include "kernels/vq_ops.h"
 
 typedef struct agir_vqvae_config {
     int in_dim;           // C_in: motion features per frame
