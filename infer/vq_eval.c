@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "datasets/features_dsp.h"
-#include "kernels/cpu/vq_ops.h"
+#include "kernels/vq_ops.h"
 
 int agir_vq_select_subjects(const agir_gait *g, const char *data, const char *const *subjects, int n, uint8_t *sel,
                             agir_err *e) {

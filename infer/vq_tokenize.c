@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "datasets/resample.h"
-#include "kernels/cpu/vq_ops.h"
+#include "kernels/vq_ops.h"
 
 int agir_vq_coder_init(agir_vq_coder *c, const agir_vq_tokenizer *t, const agir_skeleton *sk, agir_err *e) {
     memset(c, 0, sizeof *c);

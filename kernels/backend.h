@@ -1,17 +1,20 @@
-// What the op dispatcher (kernels/ops.c) calls on each backend; not for use outside kernels/ and the
-// parity tests. Argument shapes are those of the op of the same name in kernels/ops.h.
+// What the op dispatchers (kernels/ops.c, kernels/vq_ops.c, kernels/llm_ops.c) call on each backend;
+// not for use outside kernels/ and the parity tests. Argument shapes are those of the op of the same
+// name in kernels/ops.h, kernels/vq_ops.h or kernels/llm_ops.h.
 //
-// CPU kernels (kernels/cpu/*.c) cannot fail: ops.c validates arguments before calling them. CUDA
-// host launchers (kernels/cuda/*.cu, built when AGIR_HAVE_CUDA is defined) return an agir_err code.
+// CPU kernels (kernels/cpu/*.c) cannot fail (except the LLM kernels that widen bf16 weights, which may
+// run out of memory): the dispatchers validate arguments before calling them.
+// CUDA host launchers (kernels/cuda/*.cu, built when AGIR_HAVE_CUDA is defined) return an agir_err
+// code.
 #ifndef AGIR_KERNELS_BACKEND_H
 #define AGIR_KERNELS_BACKEND_H
 
 #include <math.h>
 #include <stddef.h>
 
-#include "kernels/cpu/vq_ops.h"
 #include "kernels/llm_ops.h"
 #include "kernels/ops.h"
+#include "kernels/vq_ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,9 +27,14 @@ extern "C" {
 #else
 #define AGIR_CUDA_CALL(e, call) return AGIR_BUG((e), "CUDA op in a build without CUDA")
 #endif
-// Inside an op, after its checks: a CUDA context's call returns the launcher's status.
-#define AGIR_ON_CUDA(c, e, call) \
-    if ((c)->dev == AGIR_DEV_CUDA) AGIR_CUDA_CALL((e), call)
+// An op's body after its checks: runs the CPU kernel (which cannot fail) or returns the CUDA
+// launcher's status.
+#define AGIR_DISPATCH(c, e, cpu_call, cuda_call)                       \
+    do {                                                               \
+        if ((c)->dev == AGIR_DEV_CUDA) AGIR_CUDA_CALL((e), cuda_call); \
+        cpu_call;                                                      \
+        return AGIR_OK;                                                \
+    } while (0)
 
 // Code shared by both backends' kernels must compile for the GPU too.
 #ifdef __CUDACC__
@@ -56,7 +64,7 @@ AGIR_HD static inline float agir_adamw_elem(const agir_adamw_coef *c, float p, f
 
 // One element of a regression loss (agir_op_loss) for the difference d = pred - target: returns the
 // value and stores its derivative in *grad. Double precision on both backends, so that the gradient
-// (scale·grad rounded once to float) is the same bits on each.
+// (agir_loss_scale·grad rounded once to float) is the same bits on each.
 AGIR_HD static inline double agir_loss_elem(agir_loss_kind k, double d, double *grad) {
     if (k == AGIR_LOSS_L2) {
         *grad = 2 * d;
@@ -70,10 +78,39 @@ AGIR_HD static inline double agir_loss_elem(agir_loss_kind k, double d, double *
     return fabs(d) - 0.5;
 }
 
+// What turns the sum of the element losses of `rows` unmasked rows (rows > 0) into agir_op_loss's
+// weighted mean; the gradient's factor too.
+AGIR_HD static inline double agir_loss_scale(const agir_loss_spec *s, double rows) {
+    return s->weight / (rows * (s->c1 - s->c0));
+}
+
 // param16 may be NULL (fp32 AdamW); otherwise it receives bf16(param) after the update.
 void agir_cpu_adamw(const agir_adamw_coef *c, float *param, agir_bf16 *param16, const float *grad, float *m, float *v,
                     size_t n);
 void agir_cpu_sum_sumsq(const float *x, size_t n, float *out);
+
+// The VQ-VAE ops of kernels/vq_ops.h (kernels/cpu/conv1d.c, kernels/cpu/vq_ops.c), called by
+// kernels/vq_ops.c after it has checked their arguments.
+void agir_cpu_conv1d_fwd(const agir_conv1d_shape *s, const float *x, const float *w, const float *bias, float *y,
+                         float *ws);
+void agir_cpu_conv1d_bwd(const agir_conv1d_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                         float *dw, float *dbias, float *ws);
+void agir_cpu_add_into(const float *x, float *y, size_t n);
+void agir_cpu_relu_fwd(const float *x, float *y, size_t n);
+void agir_cpu_relu_bwd(const float *y, const float *dy, float *dx, size_t n);
+void agir_cpu_upsample2_fwd(const float *x, float *y, int B, int T, int C);
+void agir_cpu_upsample2_bwd(const float *dy, float *dx, int B, int T, int C);
+// *total, *rows: Σ of the unmasked rows' losses (unscaled) and their count.
+void agir_cpu_loss(const agir_loss_spec *s, const float *pred, const float *target, const uint8_t *mask,
+                   double *total, double *rows, float *dpred);
+void agir_cpu_vq_assign(const float *x, const float *codebook, int N, int K, int D, int32_t *idx, float *ws);
+// idx: (N,) in [0, K).
+void agir_cpu_vq_gather(const float *codebook, const int32_t *idx, int N, int D, float *q);
+void agir_cpu_vq_stats(const float *x, const int32_t *idx, int N, int K, int D, float *counts, float *sums);
+// pick: (K,) row numbers in [0, N) of x; noise: (K, D) values added in double, or NULL.
+void agir_cpu_vq_reset_rows(const float *x, const int32_t *pick, const double *noise, int K, int D, float *rows);
+void agir_cpu_vq_ema_update(float *ema_count, float *ema_sum, const float *counts, const float *sums,
+                            const float *rows, float mu, int K, int D, float *codebook, int *n_reset);
 
 // ---- LLM ops (kernels/llm_ops.h) ---------------------------------------------------------------
 // CPU kernels (kernels/cpu/llm_ops.c) over fp32 activations, arguments already validated. Those that
@@ -163,8 +200,8 @@ int agir_cuda_adamw(const agir_ctx *ctx, const agir_adamw_coef *c, float *param,
                     float *m, float *v, size_t n, agir_err *e);
 int agir_cuda_sum_sumsq(const agir_ctx *ctx, const float *x, size_t n, float *out, agir_err *e);
 
-// The VQ-VAE ops of kernels/cpu/vq_ops.h (kernels/cuda/conv1d.cu, kernels/cuda/vq_ops.cu), called after
-// the op has validated its arguments.
+// The VQ-VAE ops of kernels/vq_ops.h (kernels/cuda/conv1d.cu, kernels/cuda/vq_ops.cu), called by
+// kernels/vq_ops.c after it has checked their arguments.
 int agir_cuda_conv1d_fwd(const agir_ctx *ctx, const agir_conv1d_shape *s, const float *x, const float *w,
                          const float *bias, float *y, float *ws, agir_err *e);
 int agir_cuda_conv1d_bwd(const agir_ctx *ctx, const agir_conv1d_shape *s, const float *x, const float *w,

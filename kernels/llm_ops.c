@@ -9,19 +9,12 @@
 
 static int on_cuda(const agir_ctx *c) { return c->dev == AGIR_DEV_CUDA; }
 
-// Runs the CPU call (void) or returns the CUDA launcher's status.
-#define DISPATCH_VOID(c, e, cpu_call, cuda_call) \
-    do {                                         \
-        AGIR_ON_CUDA((c), (e), cuda_call);       \
-        cpu_call;                                \
-        return AGIR_OK;                          \
-    } while (0)
 // Returns the CPU call's status (kernels that widen bf16 weights may run out of memory) or the CUDA
-// launcher's.
-#define DISPATCH_INT(c, e, cpu_call, cuda_call) \
-    do {                                        \
-        AGIR_ON_CUDA((c), (e), cuda_call);      \
-        return (cpu_call);                      \
+// launcher's; void CPU kernels go through AGIR_DISPATCH (kernels/backend.h).
+#define DISPATCH_INT(c, e, cpu_call, cuda_call)                        \
+    do {                                                               \
+        if ((c)->dev == AGIR_DEV_CUDA) AGIR_CUDA_CALL((e), cuda_call); \
+        return (cpu_call);                                             \
     } while (0)
 
 void agir_rope_inv_freq(float *inv_freq, int D, const agir_rope_cfg *cfg) {
@@ -97,7 +90,7 @@ int agir_op_embedding_fwd(const agir_ctx *c, void *out, const int32_t *ids, cons
     CHECK_SIZES(e, op, V0, N, C);
     CHECK_PTRS(e, op, out && ids && base && (V1 == 0 || extra) && V1 >= 0);
     AGIR_TRY(wdt_ok(c, op, wdt, e));
-    DISPATCH_VOID(c, e, agir_cpu_embedding_fwd(out, ids, base, extra, wdt, V0, N, C),
+    AGIR_DISPATCH(c, e, agir_cpu_embedding_fwd(out, ids, base, extra, wdt, V0, N, C),
                   agir_cuda_embedding_fwd(c, out, ids, base, extra, V0, V1, N, C, e));
 }
 
@@ -107,7 +100,7 @@ int agir_op_embedding_bwd(const agir_ctx *c, float *dbase, float *dextra, const 
     CHECK_SIZES(e, op, V0, N, C);
     CHECK_PTRS(e, op, dout && ids && V1 >= 0);
     if (!dbase && !dextra) return AGIR_OK;
-    DISPATCH_VOID(c, e, agir_cpu_embedding_bwd(dbase, dextra, dout, ids, V0, N, C),
+    AGIR_DISPATCH(c, e, agir_cpu_embedding_bwd(dbase, dextra, dout, ids, V0, N, C),
                   agir_cuda_embedding_bwd(c, dbase, dextra, dout, ids, V0, V1, N, C, e));
 }
 
@@ -139,7 +132,7 @@ int agir_op_rope(const agir_ctx *c, void *x, const float *cos_t, const float *si
     CHECK_SIZES(e, op, N, nh, D);
     CHECK_PTRS(e, op, x && cos_t && sin_t);
     if (D % 2) return AGIR_BUG(e, "%s: head size %d is odd", op, D);
-    DISPATCH_VOID(c, e, agir_cpu_rope(x, cos_t, sin_t, N, nh, D, inverse),
+    AGIR_DISPATCH(c, e, agir_cpu_rope(x, cos_t, sin_t, N, nh, D, inverse),
                   agir_cuda_rope(c, x, cos_t, sin_t, N, nh, D, inverse, e));
 }
 
@@ -158,7 +151,7 @@ int agir_op_attention_fwd(const agir_ctx *c, void *out, float *saved, const void
     const char *op = "attention_fwd";
     AGIR_TRY(attention_sizes(c, op, B, T, q0, H, KVH, D, e));
     CHECK_PTRS(e, op, out && saved && q && k && v && seg);
-    DISPATCH_VOID(c, e, agir_cpu_attention_fwd(out, saved, q, k, v, seg, B, T, q0, H, KVH, D),
+    AGIR_DISPATCH(c, e, agir_cpu_attention_fwd(out, saved, q, k, v, seg, B, T, q0, H, KVH, D),
                   agir_cuda_attention_fwd(c, out, saved, q, k, v, seg, B, T, q0, H, KVH, D, e));
 }
 
@@ -168,19 +161,19 @@ int agir_op_attention_bwd(const agir_ctx *c, void *dq, void *dk, void *dv, float
     const char *op = "attention_bwd";
     AGIR_TRY(attention_sizes(c, op, B, T, 0, H, KVH, D, e));
     CHECK_PTRS(e, op, dq && dk && dv && scratch && dout && out && saved && q && k && v && seg);
-    DISPATCH_VOID(c, e, agir_cpu_attention_bwd(dq, dk, dv, scratch, dout, saved, q, k, v, B, T, H, KVH, D),
+    AGIR_DISPATCH(c, e, agir_cpu_attention_bwd(dq, dk, dv, scratch, dout, saved, q, k, v, B, T, H, KVH, D),
                   agir_cuda_attention_bwd(c, dq, dk, dv, scratch, dout, out, saved, q, k, v, seg, B, T, H, KVH, D, e));
 }
 
 int agir_op_swiglu_fwd(const agir_ctx *c, void *out, const void *gate, const void *up, size_t n, agir_err *e) {
     CHECK_PTRS(e, "swiglu_fwd", !n || (out && gate && up));
-    DISPATCH_VOID(c, e, agir_cpu_swiglu_fwd(out, gate, up, n), agir_cuda_swiglu_fwd(c, out, gate, up, n, e));
+    AGIR_DISPATCH(c, e, agir_cpu_swiglu_fwd(out, gate, up, n), agir_cuda_swiglu_fwd(c, out, gate, up, n, e));
 }
 
 int agir_op_swiglu_bwd(const agir_ctx *c, void *dgate, void *dup, const void *dout, const void *gate, const void *up,
                        size_t n, agir_err *e) {
     CHECK_PTRS(e, "swiglu_bwd", !n || (dgate && dup && dout && gate && up));
-    DISPATCH_VOID(c, e, agir_cpu_swiglu_bwd(dgate, dup, dout, gate, up, n),
+    AGIR_DISPATCH(c, e, agir_cpu_swiglu_bwd(dgate, dup, dout, gate, up, n),
                   agir_cuda_swiglu_bwd(c, dgate, dup, dout, gate, up, n, e));
 }
 
@@ -235,7 +228,7 @@ int agir_op_dropout(const agir_ctx *c, void *dst, const void *src, int N, int in
     CHECK_SIZES(e, op, N, in);
     CHECK_PTRS(e, op, dst && src && rng);
     if (!(p > 0 && p < 1)) return AGIR_BUG(e, "%s: p = %g outside (0, 1)", op, p);
-    DISPATCH_VOID(c, e, agir_cpu_dropout(dst, src, N, in, p, rng, accumulate),
+    AGIR_DISPATCH(c, e, agir_cpu_dropout(dst, src, N, in, p, rng, accumulate),
                   cuda_dropout(c, dst, src, N, in, p, rng, accumulate, e));
 }
 
@@ -245,6 +238,6 @@ int agir_op_softmax_xent(const agir_ctx *c, void *dlogits, const void *logits, c
     CHECK_SIZES(e, op, N, V);
     CHECK_PTRS(e, op, logits && labels && loss && (ws || !on_cuda(c)));
     if (!(scale >= 0 && isfinite(scale))) return AGIR_BUG(e, "%s: scale %g", op, scale);
-    DISPATCH_VOID(c, e, *loss = agir_cpu_softmax_xent(dlogits, logits, labels, N, V, scale),
+    AGIR_DISPATCH(c, e, *loss = agir_cpu_softmax_xent(dlogits, logits, labels, N, V, scale),
                   cuda_xent(c, dlogits, logits, labels, N, V, scale, ws, loss, e));
 }

@@ -7,14 +7,6 @@
 
 #include "kernels/backend.h"
 
-// Runs the CPU kernel (which cannot fail) or returns the CUDA launcher's status.
-#define DISPATCH(c, e, cpu_call, cuda_call)                            \
-    do {                                                               \
-        if ((c)->dev == AGIR_DEV_CUDA) AGIR_CUDA_CALL((e), cuda_call); \
-        cpu_call;                                                      \
-        return AGIR_OK;                                                \
-    } while (0)
-
 const char *agir_device_name(agir_device d) { return d == AGIR_DEV_CUDA ? "cuda" : "cpu"; }
 
 size_t agir_ftype_size(agir_ftype t) { return t == AGIR_BF16 ? sizeof(agir_bf16) : sizeof(float); }
@@ -67,7 +59,7 @@ void agir_ctx_close(agir_ctx *c) {
     c->blas = NULL;
 }
 
-int agir_ctx_sync(const agir_ctx *c, agir_err *e) { DISPATCH(c, e, (void)0, agir_cuda_sync(c->stream, e)); }
+int agir_ctx_sync(const agir_ctx *c, agir_err *e) { AGIR_DISPATCH(c, e, (void)0, agir_cuda_sync(c->stream, e)); }
 
 int agir_dev_alloc(const agir_ctx *c, size_t bytes, void **out, agir_err *e) {
     *out = NULL;
@@ -91,7 +83,7 @@ static int copy(const agir_ctx *c, void *dst, const void *src, size_t bytes, int
     if (!bytes) return AGIR_OK;
     if (!dst || !src) return AGIR_BUG(e, "NULL pointer in a copy of %zu bytes", bytes);
     (void)to_device;  // the direction only matters to the CUDA backend
-    DISPATCH(c, e, memcpy(dst, src, bytes), agir_cuda_copy(c->stream, dst, src, bytes, to_device, e));
+    AGIR_DISPATCH(c, e, memcpy(dst, src, bytes), agir_cuda_copy(c->stream, dst, src, bytes, to_device, e));
 }
 
 int agir_dev_upload(const agir_ctx *c, void *dst, const void *src, size_t bytes, agir_err *e) {
@@ -105,13 +97,13 @@ int agir_dev_download(const agir_ctx *c, void *dst, const void *src, size_t byte
 int agir_dev_zero(const agir_ctx *c, void *p, size_t bytes, agir_err *e) {
     if (!bytes) return AGIR_OK;
     if (!p) return AGIR_BUG(e, "NULL pointer zeroing %zu bytes", bytes);
-    DISPATCH(c, e, memset(p, 0, bytes), agir_cuda_zero(c->stream, p, bytes, e));
+    AGIR_DISPATCH(c, e, memset(p, 0, bytes), agir_cuda_zero(c->stream, p, bytes, e));
 }
 
 int agir_dev_copy(const agir_ctx *c, void *dst, const void *src, size_t bytes, agir_err *e) {
     if (!bytes) return AGIR_OK;
     if (!dst || !src) return AGIR_BUG(e, "NULL pointer in a copy of %zu bytes", bytes);
-    DISPATCH(c, e, memmove(dst, src, bytes), agir_cuda_copy_d2d(c->stream, dst, src, bytes, e));
+    AGIR_DISPATCH(c, e, memmove(dst, src, bytes), agir_cuda_copy_d2d(c->stream, dst, src, bytes, e));
 }
 
 int agir_dev_upload_as(const agir_ctx *c, void *dst, agir_ftype t, const float *src, size_t n, agir_err *e) {
@@ -164,7 +156,7 @@ static int adamw(const agir_ctx *c, float *param, agir_bf16 *param16, const floa
     if (!param || !grad || !m || !v) return AGIR_BUG(e, "NULL tensor passed to AdamW");
     agir_adamw_coef k;
     AGIR_TRY(adamw_coef(hp, &k, e));
-    DISPATCH(c, e, agir_cpu_adamw(&k, param, param16, grad, m, v, n),
+    AGIR_DISPATCH(c, e, agir_cpu_adamw(&k, param, param16, grad, m, v, n),
              agir_cuda_adamw(c, &k, param, param16, grad, m, v, n, e));
 }
 
@@ -181,5 +173,5 @@ int agir_op_adamw_bf16(const agir_ctx *c, float *master, agir_bf16 *param, const
 
 int agir_op_sum_sumsq(const agir_ctx *c, const float *x, size_t n, float *out, agir_err *e) {
     if (!out || (n && !x)) return AGIR_BUG(e, "NULL tensor passed to sum_sumsq");
-    DISPATCH(c, e, agir_cpu_sum_sumsq(x, n, out), agir_cuda_sum_sumsq(c, x, n, out, e));
+    AGIR_DISPATCH(c, e, agir_cpu_sum_sumsq(x, n, out), agir_cuda_sum_sumsq(c, x, n, out, e));
 }

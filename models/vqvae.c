@@ -368,19 +368,30 @@ int agir_vqvae_decode(const agir_ctx *c, agir_vqvae *m, const float *zin, agir_e
     return run_layers(c, m, m->n_enc, m->n_layers, zin, e);
 }
 
-// T2M-GPT's init_codebook: random encoder outputs, each with a count of 1.
-static int init_codebook(const agir_ctx *c, agir_vqvae *m, agir_rng *r, agir_err *e) {
-    int N = m->B * m->Tq, K = m->cfg.n_codes, D = m->cfg.code_dim;
+// The rows drawn go to m->reset_rows and the unit counts to m->batch_count, both free until the
+// batch's quantize fills them.
+int agir_vqvae_init_codebook(const agir_ctx *c, agir_vqvae *m, agir_rng *r, agir_err *e) {
+    AGIR_TRY(same_device(c, m, e));
+    int N = m->B * m->Tq, K = m->cfg.n_codes, D = m->cfg.code_dim, n_reset;
     float *ones = malloc(sizeof *ones * K);
     if (!ones) return AGIR_BAD(e, "vqvae: out of memory (hint: use fewer codes)");
     for (int k = 0; k < K; k++) ones[k] = 1;
-    int rc = agir_dev_upload(c, m->ema_count, ones, sizeof *ones * K, e);
+    int rc = agir_dev_upload(c, m->batch_count, ones, sizeof *ones * K, e);
     free(ones);
     AGIR_TRY(rc);
-    AGIR_TRY(agir_op_vq_reset_rows(c, r, m->ze, N, K, D, m->codebook, m->reset_ws, e));
-    AGIR_TRY(agir_dev_copy(c, m->ema_sum, m->codebook, sizeof(float) * K * D, e));
+    AGIR_TRY(agir_op_vq_reset_rows(c, r, m->ze, N, K, D, m->reset_rows, m->reset_ws, e));
+    AGIR_TRY(agir_op_vq_ema_update(c, m->ema_count, m->ema_sum, m->batch_count, m->reset_rows, m->reset_rows, 0, K, D,
+                                   m->codebook, &n_reset, e));
     m->codebook_ready = 1;
     return AGIR_OK;
+}
+
+int agir_vqvae_update_codebook(const agir_ctx *c, agir_vqvae *m, agir_rng *r, int *n_reset, agir_err *e) {
+    AGIR_TRY(same_device(c, m, e));
+    int N = m->B * m->Tq, K = m->cfg.n_codes, D = m->cfg.code_dim;
+    AGIR_TRY(agir_op_vq_reset_rows(c, r, m->ze, N, K, D, m->reset_rows, m->reset_ws, e));
+    return agir_op_vq_ema_update(c, m->ema_count, m->ema_sum, m->batch_count, m->batch_sum, m->reset_rows, m->cfg.mu,
+                                 K, D, m->codebook, n_reset, e);
 }
 
 // Perplexity and usage of this batch's counts, on the host.
@@ -401,16 +412,12 @@ int agir_vqvae_quantize(const agir_ctx *c, agir_vqvae *m, int train, agir_rng *r
                         agir_err *e) {
     AGIR_TRY(same_device(c, m, e));
     int N = m->B * m->Tq, K = m->cfg.n_codes, D = m->cfg.code_dim;
-    if (train && !m->codebook_ready) AGIR_TRY(init_codebook(c, m, r, e));
+    if (train && !m->codebook_ready) AGIR_TRY(agir_vqvae_init_codebook(c, m, r, e));
     AGIR_TRY(agir_op_vq_assign(c, m->ze, m->codebook, N, K, D, m->idx, m->dist_ws, e));
     AGIR_TRY(agir_op_vq_gather(c, m->codebook, m->idx, N, K, D, m->zq, e));
     AGIR_TRY(agir_op_vq_stats(c, m->ze, m->idx, N, K, D, m->batch_count, m->batch_sum, e));
     int n_reset = 0;
-    if (train) {
-        AGIR_TRY(agir_op_vq_reset_rows(c, r, m->ze, N, K, D, m->reset_rows, m->reset_ws, e));
-        AGIR_TRY(agir_op_vq_ema_update(c, m->ema_count, m->ema_sum, m->batch_count, m->batch_sum, m->reset_rows,
-                                       m->cfg.mu, K, D, m->codebook, &n_reset, e));
-    }
+    if (train) AGIR_TRY(agir_vqvae_update_codebook(c, m, r, &n_reset, e));
     if (!qs) return AGIR_OK;
     qs->n_reset = n_reset;
     return batch_usage(c, m, qs, e);

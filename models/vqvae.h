@@ -1,6 +1,6 @@
 // The VQ-VAE motion tokenizer: T2M-GPT's convolutional encoder, EMA quantizer and decoder (Zhang et
 // al., CVPR 2023; models/encdec.py, resnet.py and quantize_cnn.py of Mael-zys/T2M-GPT), composed from
-// the ops of kernels/cpu/vq_ops.h over a batch of windows.
+// the ops of kernels/vq_ops.h over a batch of windows.
 //
 // Encoder: conv3(C_in→W), ReLU, down × [conv4 stride 2 (W→W), depth × ResBlock], conv3(W→D).
 // Decoder: conv3(D→W), ReLU, down × [depth × ResBlock, up-sample ×2, conv3(W→W)], conv3(W→W), ReLU,
@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
-#include "kernels/cpu/vq_ops.h"
+#include "kernels/vq_ops.h"
 
 typedef struct agir_vqvae_config {
     int in_dim;           // C_in: motion features per frame
@@ -115,11 +115,19 @@ int agir_vqvae_tensors(const agir_vqvae *m, agir_vqvae_tensor *out, int cap);
 // x: (B, T, in_dim) → m->ze.
 int agir_vqvae_encode(const agir_ctx *c, agir_vqvae *m, const float *x, agir_err *e);
 // m->ze → m->idx, m->zq (the codebook before this batch's update), m->batch_count and m->batch_sum
-// (this batch's statistics). With train: the first call
-// initialises the codebook from random rows of z_e; every call then applies the EMA update and
-// dead-code reset with rows drawn from r. qs may be NULL.
+// (this batch's statistics). With train: the first call initialises the codebook
+// (agir_vqvae_init_codebook); every call then updates it (agir_vqvae_update_codebook), both drawing
+// from r. qs may be NULL. A trainer that all-reduces the batch statistics between the two passes
+// train = 0 and calls those functions itself.
 int agir_vqvae_quantize(const agir_ctx *c, agir_vqvae *m, int train, agir_rng *r, agir_vqvae_qstats *qs,
                         agir_err *e);
+// T2M-GPT's init_codebook from m->ze: K random encoder outputs (agir_op_vq_reset_rows, drawn from r),
+// each counted once. It is the EMA update with μ = 0 and unit counts, so codebook = ema_sum = the
+// rows and ema_count = 1. Sets m->codebook_ready.
+int agir_vqvae_init_codebook(const agir_ctx *c, agir_vqvae *m, agir_rng *r, agir_err *e);
+// T2M-GPT's EMA update with dead-code reset from m->batch_count and m->batch_sum: codes whose EMA
+// count falls under 1 get a random row of m->ze (drawn from r). *n_reset: the codes replaced.
+int agir_vqvae_update_codebook(const agir_ctx *c, agir_vqvae *m, agir_rng *r, int *n_reset, agir_err *e);
 // zin: (B, Tq, D) (normally m->zq) → m->out.
 int agir_vqvae_decode(const agir_ctx *c, agir_vqvae *m, const float *zin, agir_err *e);
 // The losses of m->out against x and of m->ze against m->zq. mask: (B·T,) uint8 frames that count

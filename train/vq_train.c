@@ -228,20 +228,6 @@ typedef struct step_sums {
     int finite;  // loss and gradient norm finite
 } step_sums;
 
-// T2M-GPT's init_codebook (random encoder outputs, each counted once) as an EMA update with μ = 0
-// and unit counts: codebook = ema_sum = the rows, ema_count = 1, all through ops on the device.
-static int init_codebook(vq_trainer *t, agir_err *e) {
-    agir_vqvae *m = &t->m;
-    int N = m->B * m->Tq, K = m->cfg.n_codes, D = m->cfg.code_dim, n_reset;
-    for (int k = 0; k < K; k++) t->h_count[k] = 1;
-    AGIR_TRY(agir_dev_upload(&t->ctx, m->batch_count, t->h_count, (size_t)K * sizeof(float), e));
-    AGIR_TRY(agir_op_vq_reset_rows(&t->ctx, &t->quant, m->ze, N, K, D, m->reset_rows, m->reset_ws, e));
-    AGIR_TRY(agir_op_vq_ema_update(&t->ctx, m->ema_count, m->ema_sum, m->batch_count, m->reset_rows, m->reset_rows, 0,
-                                   K, D, m->codebook, &n_reset, e));
-    m->codebook_ready = 1;
-    return AGIR_OK;
-}
-
 static int finite_tensor(vq_trainer *t, const float *x, size_t n, int *finite, agir_err *e) {
     double s;
     AGIR_TRY(agir_gradnorm_sumsq(&t->gn, &x, &n, 1, &s, e));
@@ -264,7 +250,7 @@ static int local_pass(vq_trainer *t, agir_vq_batch_hook hook, void *hook_arg, st
             s->loss.total = s->grad_sumsq = NAN;
             return AGIR_OK;
         }
-        AGIR_TRY(init_codebook(t, e));
+        AGIR_TRY(agir_vqvae_init_codebook(&t->ctx, m, &t->quant, e));
     }
     AGIR_TRY(agir_vqvae_quantize(&t->ctx, m, 0, NULL, &s->q, e));  // assignments and batch statistics only
     AGIR_TRY(agir_vqvae_decode(&t->ctx, m, m->zq, e));
@@ -289,10 +275,7 @@ static int reduce(vq_trainer *t, step_sums *s, int *world, agir_err *e) {
 // The quantizer's EMA update with dead-code reset (rows from the "quant" stream), then AdamW.
 static int apply(vq_trainer *t, step_sums *s, int world, double *lr, agir_err *e) {
     agir_vqvae *m = &t->m;
-    int N = m->B * m->Tq, K = m->cfg.n_codes, D = m->cfg.code_dim;
-    AGIR_TRY(agir_op_vq_reset_rows(&t->ctx, &t->quant, m->ze, N, K, D, m->reset_rows, m->reset_ws, e));
-    AGIR_TRY(agir_op_vq_ema_update(&t->ctx, m->ema_count, m->ema_sum, m->batch_count, m->batch_sum, m->reset_rows,
-                                   m->cfg.mu, K, D, m->codebook, &s->q.n_reset, e));
+    AGIR_TRY(agir_vqvae_update_codebook(&t->ctx, m, &t->quant, &s->q.n_reset, e));
     *lr = agir_schedule_lr(&t->sched, t->step);
     agir_adamw_hp hp = t->hp;
     hp.lr = (float)*lr;

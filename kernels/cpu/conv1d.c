@@ -1,36 +1,18 @@
-// 1-D convolution on the CPU: im2col + one sgemm per pass over the whole batch.
+// 1-D convolution on the CPU: im2col + one sgemm per pass over the whole batch (kernels/vq_ops.c
+// checks the shape and the tensors before calling these kernels).
 //
 // Channels-last activations make the im2col matrix a (B·T_out, K·C_in) row-major array whose rows
 // are K contiguous C_in-slices of x, and the weight (C_out, K, C_in) is already the (C_out, K·C_in)
 // matrix the GEMM wants, so each pass is one large sgemm (M = B·T_out), which keeps OpenBLAS near its
-// peak. 1×1 unpadded stride-1 convs use x itself. On a CUDA context the ops hand over to
-// kernels/cuda/conv1d.cu after the checks. The copies run under OpenMP; sgemm is always called
+// peak. 1×1 unpadded stride-1 convs use x itself. The copies run under OpenMP; sgemm is always called
 // from serial code, so OpenBLAS's own threads (the pthread build) never nest inside OpenMP's.
 #include <cblas.h>
-#include <limits.h>
 #include <string.h>
 
 #include "kernels/backend.h"
-#include "kernels/cpu/vq_ops.h"
 
-int agir_conv1d_t_out(const agir_conv1d_shape *s) {
-    if (s->B < 1 || s->T_in < 1 || s->C_in < 1 || s->C_out < 1 || s->K < 1 || s->stride < 1 || s->dilation < 1 ||
-        s->pad < 0)
-        return 0;
-    long span = (long)s->T_in + 2L * s->pad - (long)s->dilation * (s->K - 1) - 1;
-    return span < 0 ? 0 : (int)(span / s->stride + 1);
-}
-
-static int is_direct(const agir_conv1d_shape *s) { return s->K == 1 && s->stride == 1 && s->pad == 0; }
-
-size_t agir_conv1d_ws_floats(const agir_conv1d_shape *s) {
-    if (is_direct(s)) return 0;
-    return (size_t)s->B * (size_t)agir_conv1d_t_out(s) * (size_t)s->K * (size_t)s->C_in;
-}
-
-double agir_conv1d_flops(const agir_conv1d_shape *s) {
-    return 2.0 * s->B * agir_conv1d_t_out(s) * (double)s->C_out * s->K * s->C_in;
-}
+// 1×1, stride 1, no padding (the shapes that need no workspace): x is its own im2col matrix.
+static int is_direct(const agir_conv1d_shape *s) { return agir_conv1d_ws_floats(s) == 0; }
 
 // col[(b, t), k, :] = x[b, t·stride + k·dilation - pad, :], zero outside [0, T_in).
 static void im2col(const agir_conv1d_shape *s, int T_out, const float *x, float *col) {
@@ -70,8 +52,8 @@ static void col2im_add(const agir_conv1d_shape *s, int T_out, const float *dcol,
     }
 }
 
-static void conv1d_fwd(const agir_conv1d_shape *s, const float *x, const float *w, const float *bias, float *y,
-                       float *ws) {
+void agir_cpu_conv1d_fwd(const agir_conv1d_shape *s, const float *x, const float *w, const float *bias, float *y,
+                         float *ws) {
     int T_out = agir_conv1d_t_out(s);
     size_t rows = (size_t)s->B * T_out;
     int kc = s->K * s->C_in;
@@ -105,8 +87,8 @@ static void bias_grad(const float *dy, size_t rows, int C, float *dbias) {
     }
 }
 
-static void conv1d_bwd(const agir_conv1d_shape *s, const float *x, const float *w, const float *dy, float *dx,
-                       float *dw, float *dbias, float *ws) {
+void agir_cpu_conv1d_bwd(const agir_conv1d_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                         float *dw, float *dbias, float *ws) {
     int T_out = agir_conv1d_t_out(s);
     size_t rows = (size_t)s->B * T_out;
     int kc = s->K * s->C_in;
@@ -126,33 +108,4 @@ static void conv1d_bwd(const agir_conv1d_shape *s, const float *x, const float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, kc, s->C_out, 1.0f, dy, s->C_out, w, kc,
                 direct ? 1.0f : 0.0f, direct ? dx : ws, kc);
     if (!direct) col2im_add(s, T_out, ws, dx);
-}
-
-static int check_shape(const agir_conv1d_shape *s, agir_err *e) {
-    if (!agir_conv1d_t_out(s))
-        return AGIR_BUG(e, "invalid conv1d shape (B %d, T %d, C_in %d, C_out %d, K %d, stride %d, dilation %d, pad %d)",
-                        s->B, s->T_in, s->C_in, s->C_out, s->K, s->stride, s->dilation, s->pad);
-    // BLAS dimensions are int.
-    if ((size_t)s->B * (size_t)agir_conv1d_t_out(s) > INT_MAX || (size_t)s->K * (size_t)s->C_in > INT_MAX)
-        return AGIR_BUG(e, "conv1d of %d x %d rows and %d x %d columns exceeds the BLAS int range", s->B,
-                        agir_conv1d_t_out(s), s->K, s->C_in);
-    return AGIR_OK;
-}
-
-int agir_op_conv1d_fwd(const agir_ctx *c, const agir_conv1d_shape *s, const float *x, const float *w,
-                       const float *bias, float *y, float *ws, agir_err *e) {
-    AGIR_TRY(check_shape(s, e));
-    if (!x || !w || !y || (!ws && !is_direct(s))) return AGIR_BUG(e, "NULL tensor passed to conv1d_fwd");
-    AGIR_ON_CUDA(c, e, agir_cuda_conv1d_fwd(c, s, x, w, bias, y, ws, e));
-    conv1d_fwd(s, x, w, bias, y, ws);
-    return AGIR_OK;
-}
-
-int agir_op_conv1d_bwd(const agir_ctx *c, const agir_conv1d_shape *s, const float *x, const float *w,
-                       const float *dy, float *dx, float *dw, float *dbias, float *ws, agir_err *e) {
-    AGIR_TRY(check_shape(s, e));
-    if (!x || !w || !dy || !dw || (!ws && !is_direct(s))) return AGIR_BUG(e, "NULL tensor passed to conv1d_bwd");
-    AGIR_ON_CUDA(c, e, agir_cuda_conv1d_bwd(c, s, x, w, dy, dx, dw, dbias, ws, e));
-    conv1d_bwd(s, x, w, dy, dx, dw, dbias, ws);
-    return AGIR_OK;
 }

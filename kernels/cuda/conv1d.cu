@@ -1,4 +1,4 @@
-// 1-D convolution on the GPU (kernels/cpu/vq_ops.h, agir_op_conv1d_fwd/bwd): the CPU kernel's
+// 1-D convolution on the GPU (kernels/vq_ops.h, agir_op_conv1d_fwd/bwd): the CPU kernel's
 // im2col + one GEMM per product (kernels/cpu/conv1d.c), with the GEMMs in cuBLAS and the glue here:
 // im2col, col2im, bias broadcast and the bias-gradient reduction.
 //

@@ -1,4 +1,4 @@
-// The VQ-VAE's element-wise ops, losses and EMA quantizer on the GPU (kernels/cpu/vq_ops.h; the CPU
+// The VQ-VAE's element-wise ops, losses and EMA quantizer on the GPU (kernels/vq_ops.h; the CPU
 // kernels in kernels/cpu/vq_ops.c are the reference): the residual add, ReLU, nearest up-sampling,
 // the masked regression losses, and the quantizer's distances (one cuBLAS GEMM), argmin, gather,
 // per-code statistics, reset rows and EMA update.
@@ -6,8 +6,8 @@
 // Everything is deterministic (no float atomics): the loss sums in two passes over a grid fixed by
 // the sizes, the per-code statistics give each code to one block that walks the rows in order (the
 // CPU's summation order, so equal inputs give equal bits), and the dead-code count is an integer
-// atomic. The reset rows' random draws are made on the host (kernels/cpu/vq_ops.c) from the same
-// Philox stream as the CPU op; the kernel here only gathers them.
+// atomic. The reset rows' random draws are made on the host by the op (kernels/vq_ops.c), for both
+// backends alike; the kernel here only gathers the rows and adds the noise.
 #include "kernels/cuda/blas.cuh"
 
 namespace {
@@ -101,7 +101,7 @@ __global__ void __launch_bounds__(kThreads) loss_grad_kernel(agir_loss_spec s, c
     size_t n_el = (size_t)s.N * width;
     double rows = totals[1];
     if (rows == 0) return;  // no barrier in this kernel
-    double scale = s.weight / (rows * width);
+    double scale = agir_loss_scale(&s, rows);
     for (size_t i = grid_first(); i < n_el; i += grid_stride()) {
         size_t n = i / width, j = n * s.C + s.c0 + i % width;
         if (mask && !mask[n]) continue;

@@ -15,7 +15,7 @@
 // sides in the same layout, so the maxima printed are usually 0.
 #include "vq_parity.h"
 
-#include "kernels/cpu/vq_ops.h"
+#include "kernels/vq_ops.h"
 
 typedef struct shape_case {
     int B, T, C_in, C_out, K, stride, dilation, pad;

@@ -18,7 +18,7 @@
 //   the lower duplicate.
 #include "vq_parity.h"
 
-#include "kernels/cpu/vq_ops.h"
+#include "kernels/vq_ops.h"
 
 static void die_if(int rc, const agir_err *e) {
     if (rc) parity_die(e);

@@ -14,7 +14,7 @@
 #include "datasets/features.h"
 #include "infer/vq_eval.h"
 #include "infer/vq_tokenize.h"
-#include "kernels/cpu/vq_ops.h"
+#include "kernels/vq_ops.h"
 #include "testutil.h"
 
 typedef struct fixture {

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "kernels/cpu/vq_ops.h"
+#include "kernels/vq_ops.h"
 #include "models/vqvae.h"
 #include "testutil.h"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cpu/vq_ops.h"
+#include "kernels/vq_ops.h"
 #include "models/vqvae.h"
 #include "testutil.h"
 

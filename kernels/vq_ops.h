@@ -4,15 +4,16 @@
 //
 // Same convention as kernels/ops.h: every op takes the context first and an agir_err last, and
 // returns AGIR_OK or the error code; tensors live on the context's device (device pointers on a CUDA
-// context, masks and index arrays included; results documented as "host" are host memory). The CPU
-// kernels are kernels/cpu/conv1d.c and kernels/cpu/vq_ops.c, which also dispatch to the CUDA
-// launchers of kernels/cuda/conv1d.cu and kernels/cuda/vq_ops.cu (docs/kernels.md).
+// context, masks and index arrays included; results documented as "host" are host memory).
+// kernels/vq_ops.c checks the arguments and dispatches to the CPU kernels (kernels/cpu/conv1d.c,
+// kernels/cpu/vq_ops.c) or the CUDA launchers (kernels/cuda/conv1d.cu, kernels/cuda/vq_ops.cu);
+// docs/kernels.md.
 //
 // Activations are channels-last: (B, T, C) float32, so that B·T rows form the M dimension of one
 // GEMM per convolution. Backward ops ADD into their gradient outputs (callers zero them), so that
 // residual branches and shared inputs need no extra buffers.
-#ifndef AGIR_KERNELS_CPU_VQ_OPS_H
-#define AGIR_KERNELS_CPU_VQ_OPS_H
+#ifndef AGIR_KERNELS_VQ_OPS_H
+#define AGIR_KERNELS_VQ_OPS_H
 
 #include <stddef.h>
 #include <stdint.h>
