@@ -89,34 +89,63 @@ void agir_cpu_adamw(const agir_adamw_coef *c, float *param, agir_bf16 *param16, 
                     size_t n);
 void agir_cpu_sum_sumsq(const float *x, size_t n, float *out);
 
-// The VQ-VAE ops of kernels/vq_ops.h (kernels/cpu/conv1d.c, kernels/cpu/vq_ops.c), called by
-// kernels/vq_ops.c after it has checked their arguments.
+// The VQ-VAE ops of kernels/vq_ops.h, each op's CPU kernel (kernels/cpu/conv1d.c, kernels/cpu/vq_ops.c)
+// beside its CUDA launcher (kernels/cuda/conv1d.cu, kernels/cuda/vq_ops.cu), called by kernels/vq_ops.c
+// after it has checked their arguments. The launchers exist in CUDA builds only; without one the
+// dispatcher never names them (AGIR_CUDA_CALL).
 void agir_cpu_conv1d_fwd(const agir_conv1d_shape *s, const float *x, const float *w, const float *bias, float *y,
                          float *ws);
+int agir_cuda_conv1d_fwd(const agir_ctx *ctx, const agir_conv1d_shape *s, const float *x, const float *w,
+                         const float *bias, float *y, float *ws, agir_err *e);
 void agir_cpu_conv1d_bwd(const agir_conv1d_shape *s, const float *x, const float *w, const float *dy, float *dx,
                          float *dw, float *dbias, float *ws);
+int agir_cuda_conv1d_bwd(const agir_ctx *ctx, const agir_conv1d_shape *s, const float *x, const float *w,
+                         const float *dy, float *dx, float *dw, float *dbias, float *ws, agir_err *e);
 void agir_cpu_add_into(const float *x, float *y, size_t n);
+int agir_cuda_add_into(const agir_ctx *ctx, const float *x, float *y, size_t n, agir_err *e);
 void agir_cpu_relu_fwd(const float *x, float *y, size_t n);
+int agir_cuda_relu_fwd(const agir_ctx *ctx, const float *x, float *y, size_t n, agir_err *e);
 void agir_cpu_relu_bwd(const float *y, const float *dy, float *dx, size_t n);
+int agir_cuda_relu_bwd(const agir_ctx *ctx, const float *y, const float *dy, float *dx, size_t n, agir_err *e);
 void agir_cpu_upsample2_fwd(const float *x, float *y, int B, int T, int C);
+int agir_cuda_upsample2_fwd(const agir_ctx *ctx, const float *x, float *y, int B, int T, int C, agir_err *e);
 void agir_cpu_upsample2_bwd(const float *dy, float *dx, int B, int T, int C);
-// *total, *rows: Σ of the unmasked rows' losses (unscaled) and their count.
+int agir_cuda_upsample2_bwd(const agir_ctx *ctx, const float *dy, float *dx, int B, int T, int C, agir_err *e);
+// *total, *rows (host on both): Σ of the unmasked rows' losses (unscaled) and their count.
 void agir_cpu_loss(const agir_loss_spec *s, const float *pred, const float *target, const uint8_t *mask,
                    double *total, double *rows, float *dpred);
+int agir_cuda_loss(const agir_ctx *ctx, const agir_loss_spec *s, const float *pred, const float *target,
+                   const uint8_t *mask, double *total, double *rows, float *dpred, agir_err *e);
 void agir_cpu_vq_assign(const float *x, const float *codebook, int N, int K, int D, int32_t *idx, float *ws);
+int agir_cuda_vq_assign(const agir_ctx *ctx, const float *x, const float *codebook, int N, int K, int D, int32_t *idx,
+                        float *ws, agir_err *e);
 // idx: (N,) in [0, K).
 void agir_cpu_vq_gather(const float *codebook, const int32_t *idx, int N, int D, float *q);
+int agir_cuda_vq_gather(const agir_ctx *ctx, const float *codebook, const int32_t *idx, int N, int K, int D, float *q,
+                        agir_err *e);
 void agir_cpu_vq_stats(const float *x, const int32_t *idx, int N, int K, int D, float *counts, float *sums);
+int agir_cuda_vq_stats(const agir_ctx *ctx, const float *x, const int32_t *idx, int N, int K, int D, float *counts,
+                       float *sums, agir_err *e);
 // pick: (K,) row numbers in [0, N) of x; noise: (K, D) values added in double, or NULL.
 void agir_cpu_vq_reset_rows(const float *x, const int32_t *pick, const double *noise, int K, int D, float *rows);
+// pick: (K,) host row numbers in [0, N); noise: (K, D) host values added in double, or NULL. ws: the
+// op's device workspace (receives pick).
+int agir_cuda_vq_reset_rows(const agir_ctx *ctx, const float *x, const int32_t *pick, const double *noise, int K,
+                            int D, float *rows, int32_t *ws, agir_err *e);
 void agir_cpu_vq_ema_update(float *ema_count, float *ema_sum, const float *counts, const float *sums,
                             const float *rows, float mu, int K, int D, float *codebook, int *n_reset);
+int agir_cuda_vq_ema_update(const agir_ctx *ctx, float *ema_count, float *ema_sum, const float *counts,
+                            const float *sums, const float *rows, float mu, int K, int D, float *codebook, int *n_reset,
+                            agir_err *e);
 
 // ---- LLM ops (kernels/llm_ops.h) ---------------------------------------------------------------
-// CPU kernels (kernels/cpu/llm_ops.c) over fp32 activations, arguments already validated. Those that
-// take a weight dtype widen bf16 weights on the fly, which needs scratch memory: they return AGIR_OK
-// or an out-of-memory error. The attention kernels run their products through cblas_sgemm per
-// (batch, head): call them from serial code, never inside an OpenMP region.
+// Each op's CPU kernel (kernels/cpu/llm_ops.c, fp32 activations, arguments already validated) beside
+// its CUDA launcher (kernels/cuda/llm_rows.cu, attention.cu, xent.cu, lora.cu, linear.cu: bf16
+// activations and weights). CPU kernels that take a weight type widen bf16 weights on the fly, which
+// needs scratch memory: they return AGIR_OK or an out-of-memory error. The CPU attention kernels run
+// their products through cblas_sgemm per (batch, head): call them from serial code, never inside an
+// OpenMP region. CPU attention saves att: (B, H, T, Tk) probabilities with datt: (B, H, T, T) scratch;
+// CUDA saves lse: (B, H, T) log-sum-exp rows with delta: (B, H, T) scratch.
 
 // Below this much work (elements or multiply-adds) a CPU loop runs on one thread: waking an OpenMP
 // team costs more than it saves, and far more on a loaded machine.
@@ -124,63 +153,56 @@ void agir_cpu_vq_ema_update(float *ema_count, float *ema_sum, const float *count
 
 void agir_cpu_embedding_fwd(float *out, const int32_t *ids, const void *base, const void *extra, agir_ftype wdt,
                             int V0, int N, int C);
-void agir_cpu_embedding_bwd(float *dbase, float *dextra, const float *dout, const int32_t *ids, int V0, int N, int C);
-int agir_cpu_rmsnorm_fwd(float *y, float *rstd, const float *x, const void *w, agir_ftype wdt, int N, int C, float eps,
-                         agir_err *e);
-int agir_cpu_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const void *w, agir_ftype wdt,
-                         const float *rstd, int N, int C, agir_err *e);
-void agir_cpu_rope(float *x, const float *cos_t, const float *sin_t, int N, int nh, int D, int inverse);
-// att: (B, H, T, Tk) probabilities; datt: (B, H, T, T) scratch.
-void agir_cpu_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v,
-                            const int32_t *seg, int B, int T, int q0, int H, int KVH, int D);
-void agir_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
-                            const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int D);
-void agir_cpu_swiglu_fwd(float *out, const float *gate, const float *up, size_t n);
-void agir_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
-int agir_cpu_linear_fwd(float *y, int ldy, const float *x, const void *W, const void *b, agir_ftype wdt, int N, int C,
-                        int OC, float alpha, float beta, agir_err *e);
-int agir_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, int ldy, const float *x, const void *W,
-                        agir_ftype wdt, int N, int C, int OC, float alpha, agir_err *e);
-void agir_cpu_dropout(float *dst, const float *src, int N, int in, float p, const agir_rng *rng, int accumulate);
-// Returns Σ_valid -log p[label] · scale, summed in double in a fixed order.
-double agir_cpu_softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int N, int V, float scale);
-
-#ifdef AGIR_HAVE_CUDA
-// CUDA launchers (kernels/cuda/llm_rows.cu, attention.cu, xent.cu, lora.cu, linear.cu) over bf16
-// activations and bf16 weights.
 int agir_cuda_embedding_fwd(const agir_ctx *c, agir_bf16 *out, const int32_t *ids, const agir_bf16 *base,
                             const agir_bf16 *extra, int V0, int V1, int N, int C, agir_err *e);
+void agir_cpu_embedding_bwd(float *dbase, float *dextra, const float *dout, const int32_t *ids, int V0, int N, int C);
 int agir_cuda_embedding_bwd(const agir_ctx *c, float *dbase, float *dextra, const agir_bf16 *dout, const int32_t *ids,
                             int V0, int V1, int N, int C, agir_err *e);
+int agir_cpu_rmsnorm_fwd(float *y, float *rstd, const float *x, const void *w, agir_ftype wdt, int N, int C, float eps,
+                         agir_err *e);
 int agir_cuda_rmsnorm_fwd(const agir_ctx *c, agir_bf16 *y, float *rstd, const agir_bf16 *x, const agir_bf16 *w, int N,
                           int C, float eps, agir_err *e);
+int agir_cpu_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const void *w, agir_ftype wdt,
+                         const float *rstd, int N, int C, agir_err *e);
 int agir_cuda_rmsnorm_bwd(const agir_ctx *c, agir_bf16 *dx, float *dw, const agir_bf16 *dy, const agir_bf16 *x,
                           const agir_bf16 *w, const float *rstd, int N, int C, agir_err *e);
+void agir_cpu_rope(float *x, const float *cos_t, const float *sin_t, int N, int nh, int D, int inverse);
 int agir_cuda_rope(const agir_ctx *c, agir_bf16 *x, const float *cos_t, const float *sin_t, int N, int nh, int D,
                    int inverse, agir_err *e);
-// lse: (B, H, T) log-sum-exp rows; delta: (B, H, T) scratch.
+void agir_cpu_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v,
+                            const int32_t *seg, int B, int T, int q0, int H, int KVH, int D);
 int agir_cuda_attention_fwd(const agir_ctx *c, agir_bf16 *out, float *lse, const agir_bf16 *q, const agir_bf16 *k,
                             const agir_bf16 *v, const int32_t *seg, int B, int T, int q0, int H, int KVH, int D,
                             agir_err *e);
+void agir_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
+                            const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int D);
 int agir_cuda_attention_bwd(const agir_ctx *c, agir_bf16 *dq, agir_bf16 *dk, agir_bf16 *dv, float *delta,
                             const agir_bf16 *dout, const agir_bf16 *out, const float *lse, const agir_bf16 *q,
                             const agir_bf16 *k, const agir_bf16 *v, const int32_t *seg, int B, int T, int H, int KVH,
                             int D, agir_err *e);
+void agir_cpu_swiglu_fwd(float *out, const float *gate, const float *up, size_t n);
 int agir_cuda_swiglu_fwd(const agir_ctx *c, agir_bf16 *out, const agir_bf16 *gate, const agir_bf16 *up, size_t n,
                          agir_err *e);
+void agir_cpu_swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
 int agir_cuda_swiglu_bwd(const agir_ctx *c, agir_bf16 *dgate, agir_bf16 *dup, const agir_bf16 *dout,
                          const agir_bf16 *gate, const agir_bf16 *up, size_t n, agir_err *e);
-// losses: (N) f32 per-row losses; loss: (1) f32 their sum in a fixed order.
-int agir_cuda_softmax_xent(const agir_ctx *c, agir_bf16 *dlogits, float *losses, float *loss, const agir_bf16 *logits,
-                           const int32_t *labels, int N, int V, float scale, agir_err *e);
+int agir_cpu_linear_fwd(float *y, int ldy, const float *x, const void *W, const void *b, agir_ftype wdt, int N, int C,
+                        int OC, float alpha, float beta, agir_err *e);
+int agir_cuda_linear_fwd(const agir_ctx *c, agir_bf16 *y, int ldy, const agir_bf16 *x, const agir_bf16 *W,
+                         const agir_bf16 *b, int N, int C, int OC, float alpha, float beta, agir_err *e);
+int agir_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, int ldy, const float *x, const void *W,
+                        agir_ftype wdt, int N, int C, int OC, float alpha, agir_err *e);
+int agir_cuda_linear_bwd(const agir_ctx *c, agir_bf16 *dx, float *dW, float *db, const agir_bf16 *dy, int ldy,
+                         const agir_bf16 *x, const agir_bf16 *W, int N, int C, int OC, float alpha, agir_err *e);
+void agir_cpu_dropout(float *dst, const float *src, int N, int in, float p, const agir_rng *rng, int accumulate);
 // keep_min: an element is kept when (64-bit draw >> 11) ≥ keep_min, i.e. uniform ≥ p exactly.
 int agir_cuda_dropout(const agir_ctx *c, agir_bf16 *dst, const agir_bf16 *src, int N, int in, uint64_t keep_min,
                       float keep_scale, uint64_t seed, uint64_t stream, int accumulate, agir_err *e);
-int agir_cuda_linear_fwd(const agir_ctx *c, agir_bf16 *y, int ldy, const agir_bf16 *x, const agir_bf16 *W,
-                         const agir_bf16 *b, int N, int C, int OC, float alpha, float beta, agir_err *e);
-int agir_cuda_linear_bwd(const agir_ctx *c, agir_bf16 *dx, float *dW, float *db, const agir_bf16 *dy, int ldy,
-                         const agir_bf16 *x, const agir_bf16 *W, int N, int C, int OC, float alpha, agir_err *e);
-#endif
+// Returns Σ_valid -log p[label] · scale, summed in double in a fixed order.
+double agir_cpu_softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int N, int V, float scale);
+// losses: (N) f32 per-row losses; loss: (1) f32 their sum in a fixed order.
+int agir_cuda_softmax_xent(const agir_ctx *c, agir_bf16 *dlogits, float *losses, float *loss, const agir_bf16 *logits,
+                           const int32_t *labels, int N, int V, float scale, agir_err *e);
 
 #ifdef AGIR_HAVE_CUDA
 int agir_cuda_device_count(void);
@@ -200,33 +222,6 @@ int agir_cuda_adamw(const agir_ctx *ctx, const agir_adamw_coef *c, float *param,
                     float *m, float *v, size_t n, agir_err *e);
 int agir_cuda_sum_sumsq(const agir_ctx *ctx, const float *x, size_t n, float *out, agir_err *e);
 
-// The VQ-VAE ops of kernels/vq_ops.h (kernels/cuda/conv1d.cu, kernels/cuda/vq_ops.cu), called by
-// kernels/vq_ops.c after it has checked their arguments.
-int agir_cuda_conv1d_fwd(const agir_ctx *ctx, const agir_conv1d_shape *s, const float *x, const float *w,
-                         const float *bias, float *y, float *ws, agir_err *e);
-int agir_cuda_conv1d_bwd(const agir_ctx *ctx, const agir_conv1d_shape *s, const float *x, const float *w,
-                         const float *dy, float *dx, float *dw, float *dbias, float *ws, agir_err *e);
-int agir_cuda_add_into(const agir_ctx *ctx, const float *x, float *y, size_t n, agir_err *e);
-int agir_cuda_relu_fwd(const agir_ctx *ctx, const float *x, float *y, size_t n, agir_err *e);
-int agir_cuda_relu_bwd(const agir_ctx *ctx, const float *y, const float *dy, float *dx, size_t n, agir_err *e);
-int agir_cuda_upsample2_fwd(const agir_ctx *ctx, const float *x, float *y, int B, int T, int C, agir_err *e);
-int agir_cuda_upsample2_bwd(const agir_ctx *ctx, const float *dy, float *dx, int B, int T, int C, agir_err *e);
-// *total, *rows (host): Σ of the unmasked rows' losses (unscaled) and their count.
-int agir_cuda_loss(const agir_ctx *ctx, const agir_loss_spec *s, const float *pred, const float *target,
-                   const uint8_t *mask, double *total, double *rows, float *dpred, agir_err *e);
-int agir_cuda_vq_assign(const agir_ctx *ctx, const float *x, const float *codebook, int N, int K, int D, int32_t *idx,
-                        float *ws, agir_err *e);
-int agir_cuda_vq_gather(const agir_ctx *ctx, const float *codebook, const int32_t *idx, int N, int K, int D, float *q,
-                        agir_err *e);
-int agir_cuda_vq_stats(const agir_ctx *ctx, const float *x, const int32_t *idx, int N, int K, int D, float *counts,
-                       float *sums, agir_err *e);
-// pick: (K,) host row numbers in [0, N); noise: (K, D) host values added in double, or NULL. ws: the
-// op's device workspace (receives pick).
-int agir_cuda_vq_reset_rows(const agir_ctx *ctx, const float *x, const int32_t *pick, const double *noise, int K,
-                            int D, float *rows, int32_t *ws, agir_err *e);
-int agir_cuda_vq_ema_update(const agir_ctx *ctx, float *ema_count, float *ema_sum, const float *counts,
-                            const float *sums, const float *rows, float mu, int K, int D, float *codebook, int *n_reset,
-                            agir_err *e);
 #endif
 
 #ifdef __cplusplus

@@ -21,8 +21,8 @@
 static void lora_name(char *out, size_t n, int layer, int t, char ab) {
     const char *w = agir_llama_layer_suffix[AGIR_LLAMA_W + t][AGIR_LLAMA_HF];  // ".self_attn.q_proj.weight"
     int module = (int)(strlen(w) - strlen(".weight"));
-    snprintf(out, n, "base_model.model.%s%d%.*s.lora_%c.weight", agir_llama_hf_names.layer_prefix, layer, module, w,
-             ab);
+    const char *prefix = agir_llama_format_names[AGIR_LLAMA_HF].layer_prefix;  // "model.layers."
+    snprintf(out, n, "base_model.model.%s%d%.*s.lora_%c.weight", prefix, layer, module, w, ab);
 }
 
 uint64_t agir_vocab_hash(const agir_tok *t, int32_t n) {

@@ -17,13 +17,7 @@
 
 enum { MAX_PARAM = 1 << 30 };
 
-const agir_llama_names agir_llama_gguf_names = {
-    .format = AGIR_LLAMA_GGUF,
-    .embed = "token_embd.weight",
-    .head = "output.weight",
-    .norm = "output_norm.weight",
-    .layer_prefix = "blk.",
-};
+#define GGUF_NAMES (&agir_llama_format_names[AGIR_LLAMA_GGUF])
 
 static const agir_tensor_view *gguf_find(const void *ctx, const char *name, const char **file) {
     const agir_gguf *g = ctx;
@@ -104,19 +98,19 @@ static int gguf_config(const agir_gguf *g, const char *arch, agir_llama_config *
     AGIR_TRY(get_float(g, arch, "attention.layer_norm_rms_epsilon", 0, &c->eps, e));
     AGIR_TRY(get_float(g, arch, "rope.freq_base", 10000.0f, &theta, e));
     c->rope.theta = theta;
-    const agir_gguf_tensor *emb = agir_gguf_tensor_by_name(g, agir_llama_gguf_names.embed);
+    const agir_gguf_tensor *emb = agir_gguf_tensor_by_name(g, GGUF_NAMES->embed);
     if (!emb || emb->view.ndim != 2 || emb->view.shape[1] != c->dim || emb->view.shape[0] > MAX_PARAM)
-        return AGIR_BAD(e, "%s: tensor '%s' is missing or not (vocab, %d)", g->path, agir_llama_gguf_names.embed,
+        return AGIR_BAD(e, "%s: tensor '%s' is missing or not (vocab, %d)", g->path, GGUF_NAMES->embed,
                         c->dim);
     c->vocab = (int)emb->view.shape[0];
     int vocab_key;
     AGIR_TRY(get_int(g, arch, "vocab_size", c->vocab, &vocab_key, e));
     if (vocab_key != c->vocab)
         return AGIR_BAD(e, "%s: key '%s.vocab_size' is %d but %s has %d rows", g->path, arch, vocab_key,
-                        agir_llama_gguf_names.embed, c->vocab);
-    c->tied = !agir_gguf_tensor_by_name(g, agir_llama_gguf_names.head);
+                        GGUF_NAMES->embed, c->vocab);
+    c->tied = !agir_gguf_tensor_by_name(g, GGUF_NAMES->head);
     char bq[AGIR_LLAMA_NAME_MAX];
-    agir_llama_layer_name(&agir_llama_gguf_names, 0, AGIR_LLAMA_BQ, bq);
+    agir_llama_layer_name(GGUF_NAMES, 0, AGIR_LLAMA_BQ, bq);
     c->qkv_bias = !strcmp(arch, "qwen2") || agir_gguf_tensor_by_name(g, bq);
     return 0;
 }
@@ -190,7 +184,7 @@ int agir_llama_load_gguf(const agir_gguf *g, agir_llama *m, agir_err *e) {
     AGIR_TRY(agir_llama_check_held(&cfg, held, g->path, e));
     agir_err sub = {0};
     if (agir_llama_alloc(m, &cfg, 0, &sub)) return agir_errf(e, sub.code, "%s: %s", g->path, sub.msg);
-    agir_weight_src s = {gguf_find, g, &agir_llama_gguf_names, 1, "the GGUF metadata"};
+    agir_weight_src s = {gguf_find, g, GGUF_NAMES, 1, "the GGUF metadata"};
     rc = agir_llama_fill(m, &s, e);
     if (!rc && llama) rc = unpermute_qk(m, e);
     if (!rc) rc = rope_freqs(g, m, e);

@@ -19,12 +19,11 @@
 
 enum { MAX_JSON_BYTES = 64 << 20, MAX_SHARDS = 4096 };
 
-const agir_llama_names agir_llama_hf_names = {
-    .format = AGIR_LLAMA_HF,
-    .embed = "model.embed_tokens.weight",
-    .head = "lm_head.weight",
-    .norm = "model.norm.weight",
-    .layer_prefix = "model.layers.",
+const agir_llama_names agir_llama_format_names[AGIR_LLAMA_NFORMAT] = {
+    [AGIR_LLAMA_HF] = {.format = AGIR_LLAMA_HF, .embed = "model.embed_tokens.weight", .head = "lm_head.weight",
+                       .norm = "model.norm.weight", .layer_prefix = "model.layers."},
+    [AGIR_LLAMA_GGUF] = {.format = AGIR_LLAMA_GGUF, .embed = "token_embd.weight", .head = "output.weight",
+                         .norm = "output_norm.weight", .layer_prefix = "blk."},
 };
 
 // HF's module names and llama.cpp's (its gguf-py tensor_mapping.py pairs them the same way).
@@ -268,7 +267,7 @@ int agir_llama_load_hf(const char *dir, int n_new, agir_llama *m, agir_err *e) {
     int rc = agir_llama_check_held(&cfg, held, path, e);
     if (!rc && agir_llama_alloc(m, &cfg, n_new, &sub)) rc = agir_errf(e, sub.code, "%s: %s", path, sub.msg);
     if (!rc) {
-        agir_weight_src s = {shards_find, &h, &agir_llama_hf_names, 0, "config.json"};
+        agir_weight_src s = {shards_find, &h, &agir_llama_format_names[AGIR_LLAMA_HF], 0, "config.json"};
         rc = agir_llama_fill(m, &s, e);
         if (rc) agir_llama_free(m);
     }

@@ -18,7 +18,8 @@ typedef struct agir_llama_names {
     const char *layer_prefix;
 } agir_llama_names;
 
-extern const agir_llama_names agir_llama_hf_names, agir_llama_gguf_names;
+// [format]: the whole-model tensor names and the layer prefix of each format.
+extern const agir_llama_names agir_llama_format_names[AGIR_LLAMA_NFORMAT];
 
 // [i][format]: the name suffix of layer tensor i (an agir_llama_tensor, shaped as
 // agir_llama_layer_shapes says) in each format.

@@ -44,7 +44,7 @@ static void fail(const char *what, const agir_err *e) {
 static void write_shards(void) {
     static float w[V * C + 3 * C + HD * C + 2 * KD * C + C * HD + 3 * F * C];
     static char names[N_TENSORS][64];
-    const agir_llama_names *nm = &agir_llama_hf_names;
+    const agir_llama_names *nm = &agir_llama_format_names[AGIR_LLAMA_HF];
     int64_t shape[N_TENSORS][2] = {{V, C}, {C, 0}, {C, 0}, {C, 0}, {HD, C}, {KD, C}, {KD, C}, {C, HD},
                                    {F, C}, {F, C}, {C, F}};
     agir_tensor_view v[N_TENSORS];
