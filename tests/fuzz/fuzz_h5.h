@@ -6,8 +6,8 @@
 // with the HDF5 API in memory (core driver, no disk) and hands to the reader as a file image.
 // Structured mode (first byte < 0xF0): decode the plan, build the image, read it. Byte mode
 // (first byte >= 0xF0): the rest is the file image itself, so libhdf5 parses mutated bytes, but
-// only after the checks of datasets/h5util.c. Oracles, both modes: the reader returns AGIR_OK or
-// AGIR_EINPUT with one non-empty line naming the file, and an accepted store satisfies every
+// only after the checks of datasets/h5verify.c. Oracles, both modes: the reader returns AGIR_OK
+// or AGIR_EINPUT with one non-empty line naming the file, and an accepted store satisfies every
 // documented rule (the harness checks them without the reader's code); a plan without faults
 // must be accepted and read back as written.
 //
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
 #include "fuzz_util.h"
 
 // What differs between harnesses, through untyped pointers to the harness's own plan and store
