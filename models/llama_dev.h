@@ -1,5 +1,6 @@
 // A Llama-family model with its LoRA adapter on a CUDA context: the GPU counterpart of the CPU
-// engine in models/llama.h, built from the ops of kernels/llm_cuda.h (DESIGN.md, Backends).
+// engine in models/llama.h, built from the ops of kernels/llm_cuda.h (docs/architecture.md,
+// "Backends and the op interface").
 //
 // Storage: every weight, activation and activation gradient is bf16 on the device; RMSNorm rstd,
 // attention log-sum-exp rows, RoPE tables, per-token losses, the loss and every parameter gradient
