@@ -6,10 +6,11 @@
 //   run_dir/ckpt-<step>/manifest.json         size and SHA-256 of each file above
 //   run_dir/LATEST                            "ckpt-<step>\n", the newest complete checkpoint
 //
-// Save protocol (DESIGN.md, Robustness): refuse non-finite float values before writing anything;
-// write every file into a temporary folder (.ckpt-<step>.tmp.<pid>), each fsynced; write the
-// manifest last; rename the folder into place and fsync run_dir; replace LATEST atomically; only
-// then prune older checkpoints. A kill at any moment leaves LATEST naming a complete checkpoint.
+// Save protocol (docs/architecture.md, "Robustness"): refuse non-finite float values before
+// writing anything; write every file into a temporary folder (.ckpt-<step>.tmp.<pid>), each
+// fsynced; write the manifest last; rename the folder into place and fsync run_dir; replace
+// LATEST atomically; only then prune older checkpoints. A kill at any moment leaves LATEST naming
+// a complete checkpoint.
 //
 // Load: the checkpoint LATEST names, verified against its manifest; when it is missing or corrupt
 // (or LATEST itself is), the newest older checkpoint that verifies, with a warning for each one

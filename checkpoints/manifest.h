@@ -1,5 +1,6 @@
 // Checkpoint manifests: the size and SHA-256 of every file of a checkpoint folder, written last
-// into the folder and verified before anything in it is trusted (DESIGN.md, Robustness).
+// into the folder and verified before anything in it is trusted (docs/architecture.md,
+// "Robustness").
 //
 // manifest.json: {"format": "agir-checkpoint", "version": 1, "step": N,
 //                 "files": {"state.json": {"bytes": B, "sha256": "<64 hex>"}, ...}}

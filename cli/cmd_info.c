@@ -11,7 +11,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "datasets/gait.h"
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
 #include "datasets/tokens.h"
 
 #define INFO_USAGE "DATA.h5|TOKENS.h5 [--json]"

@@ -1,4 +1,4 @@
-// `agir plot KIND DATA.h5 ...`: gait pictures as PNG (datasets/gait_plot.h).
+// `agir plot KIND DATA.h5 ...`: gait pictures as PNG (plot/gait_plot.h).
 //   skeleton DATA.h5 --seq ID [--frames N] [--out F.png]   contact sheet + trajectories of one walk
 //   features DATA.h5 [--out F.png]                          per-score feature distributions
 // Without --out the picture goes next to the data: DATA.skeleton-ID.png, DATA.features.png.
@@ -9,7 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "datasets/gait_plot.h"
+#include "plot/gait_plot.h"
 
 #define PLOT_USAGE "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] | features DATA.h5 [--out F.png]"
 

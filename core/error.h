@@ -40,7 +40,8 @@ void agir_err_clear(agir_err *e);
         if (agir_try_rc_) return agir_try_rc_; \
     } while (0)
 
-// Checked size arithmetic for everything derived from file contents (DESIGN.md, Robustness).
+// Checked size arithmetic for everything derived from file contents (docs/architecture.md,
+// "Robustness").
 // Return 0 on success, 1 on overflow.
 static inline int agir_mul_ok(size_t a, size_t b, size_t *out) {
     return __builtin_mul_overflow(a, b, out) ? 1 : 0;

@@ -1,8 +1,8 @@
 // File-system helpers: bounded whole-file reads and atomic writes.
 //
-// Every file AGIR writes goes through the atomic protocol of DESIGN.md (Robustness): write to a
-// temporary name in the same folder, fsync it, rename it over the target, fsync the folder. A kill
-// at any moment leaves either the old file or the new one, never a torn one.
+// Every file AGIR writes goes through the atomic protocol of docs/architecture.md ("Robustness"):
+// write to a temporary name in the same folder, fsync it, rename it over the target, fsync the
+// folder. A kill at any moment leaves either the old file or the new one, never a torn one.
 #ifndef AGIR_FSIO_H
 #define AGIR_FSIO_H
 

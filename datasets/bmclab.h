@@ -4,11 +4,11 @@
 // SUBxx/...walk....c3d and a metadata sheet with the MDS-UPDRS III walking item per state.
 //
 // Markers become H36M-17 joints with the mapping of the public benchmark on this data set
-// (DESIGN.md, Data): pelvis = mean(L/R ASIS, L/R PSIS); hip = mean(ASIS, PSIS) per side; knee =
-// KNEE; foot = ANKLE; thorax = mean(C7, CLAV); spine = mean(STRN, T10); shoulder = SHO; elbow =
-// mean(EL, EM); wrist = mean(WL, WM); neck and head = thorax + fixed offsets. Frames where a needed
-// marker is missing or all-zero are dropped. docs/importing.md lists the accepted marker names,
-// file-name patterns and the axis convention.
+// (docs/architecture.md, "Data"): pelvis = mean(L/R ASIS, L/R PSIS); hip = mean(ASIS, PSIS) per
+// side; knee = KNEE; foot = ANKLE; thorax = mean(C7, CLAV); spine = mean(STRN, T10); shoulder =
+// SHO; elbow = mean(EL, EM); wrist = mean(WL, WM); neck and head = thorax + fixed offsets. Frames
+// where a needed marker is missing or all-zero are dropped. docs/importing.md lists the accepted
+// marker names, file-name patterns and the axis convention.
 #ifndef AGIR_BMCLAB_H
 #define AGIR_BMCLAB_H
 

@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "datasets/gait.h"
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
+#include "datasets/seq_checks.h"
 #include "datasets/seq_h5.h"
 
 // Longest strings accepted, in bytes: names and ids are short, texts are paragraphs.
@@ -23,12 +24,12 @@ enum { MAX_NAME = AGIR_SEQ_H5_MAX_NAME, MAX_TEXT = 64 * 1024 };
 
 // ---- validation (shared by the reader and the writer) --------------------------------------
 
-// The per-sequence rules that the shared slice checks (agir_h5_check_slices) leave out.
+// The per-sequence rules that the shared slice checks (agir_seq_check_slices) leave out.
 static int check_seq(const agir_seq *q, const char *name, agir_err *e) {
     if (!isfinite(q->fps) || q->fps <= 0)
         return AGIR_BAD(e, "%s: sequence '%s': fps %g is not a positive number (hint: store the frame rate, e.g. 20)",
                         name, q->id, (double)q->fps);
-    return agir_h5_check_labels(name, q->id, q->medication, q->updrs_gait, e);
+    return agir_seq_check_labels(name, q->id, q->medication, q->updrs_gait, e);
 }
 
 static int check_frames(const agir_gait *g, const char *name, agir_err *e) {
@@ -71,10 +72,10 @@ static int check_gt(const agir_gait *g, const char *name, agir_err *e) {
 // Every rule of docs/dataset_format.md that concerns values; `name` prefixes messages.
 static int validate(const void *store, const char *name, agir_err *e) {
     const agir_gait *g = store;
-    agir_h5_slice *sl = malloc(g->n_seq ? (size_t)g->n_seq * sizeof *sl : 1);
+    agir_seq_slice *sl = malloc(g->n_seq ? (size_t)g->n_seq * sizeof *sl : 1);
     if (!sl) return AGIR_BUG(e, "out of memory validating %lld sequences", (long long)g->n_seq);
-    for (int64_t s = 0; s < g->n_seq; s++) sl[s] = (agir_h5_slice){g->seq[s].id, g->seq[s].offset, g->seq[s].length};
-    int rc = agir_h5_check_slices(name, sl, g->n_seq, g->n_frames, "frames", e);
+    for (int64_t s = 0; s < g->n_seq; s++) sl[s] = (agir_seq_slice){g->seq[s].id, g->seq[s].offset, g->seq[s].length};
+    int rc = agir_seq_check_slices(name, sl, g->n_seq, g->n_frames, "frames", e);
     free(sl);
     for (int64_t s = 0; !rc && s < g->n_seq; s++) rc = check_seq(&g->seq[s], name, e);
     AGIR_TRY(rc);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/fsio.h"
+#include "datasets/h5verify.h"
 
 enum { MAX_COLS = 16 };
 

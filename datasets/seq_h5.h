@@ -1,7 +1,8 @@
 // What the ragged sequence stores have in common: the gait store (datasets/gait_h5.c) and the
 // token store (datasets/tokens.c) each keep one row array (frames, codes) sliced into sequences
 // that a /sequences table of (S,) columns describes, name themselves by root attributes "format"
-// and "version", are written atomically and read through the hardened readers of h5util.h.
+// and "version", are written atomically and read through the hardened readers of
+// datasets/h5io.h.
 //
 // A store describes itself once (agir_seq_h5_format: identity plus callbacks for the parts that
 // differ); this module does the rest alike for both: root identity checks with one message per
@@ -14,7 +15,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
 
 // How a /sequences column is held in the caller's sequence struct, and stored.
 typedef enum agir_seq_h5_kind {

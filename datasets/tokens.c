@@ -1,6 +1,7 @@
 // The HDF5 token store: building it in memory, writing (atomic, byte-deterministic) and validated
 // reading. What it does like the gait store (root identity, atomic write, the read, the
-// /sequences columns) is in datasets/seq_h5.c; shared slice and label checks are in h5util.
+// /sequences columns) is in datasets/seq_h5.c; shared slice and label checks are in
+// datasets/seq_checks.c.
 //
 // Layout (docs/dataset_format.md, "Token store"):
 //   / attrs format="agir-tokens", version=1, model_hash, codebook_size, downsample, model_fps
@@ -14,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
+#include "datasets/seq_checks.h"
 #include "datasets/seq_h5.h"
 
 // ---- validation (shared by init, the writer and the reader) ---------------------------------
@@ -62,14 +64,14 @@ static int check_codes(const char *name, const agir_tokens *t, const agir_token_
 static int validate(const void *store, const char *name, agir_err *e) {
     const agir_tokens *t = store;
     AGIR_TRY(check_identity(name, t->model_hash, t->codebook_size, t->downsample, t->model_fps, e));
-    agir_h5_slice *sl = malloc(t->n_seq ? (size_t)t->n_seq * sizeof *sl : 1);
+    agir_seq_slice *sl = malloc(t->n_seq ? (size_t)t->n_seq * sizeof *sl : 1);
     if (!sl) return AGIR_BUG(e, "out of memory validating %lld sequences", (long long)t->n_seq);
-    for (int64_t s = 0; s < t->n_seq; s++) sl[s] = (agir_h5_slice){t->seq[s].id, t->seq[s].offset, t->seq[s].length};
-    int rc = agir_h5_check_slices(name, sl, t->n_seq, t->n_codes, "codes", e);
+    for (int64_t s = 0; s < t->n_seq; s++) sl[s] = (agir_seq_slice){t->seq[s].id, t->seq[s].offset, t->seq[s].length};
+    int rc = agir_seq_check_slices(name, sl, t->n_seq, t->n_codes, "codes", e);
     free(sl);
     for (int64_t s = 0; !rc && s < t->n_seq; s++) {
         const agir_token_seq *q = &t->seq[s];
-        rc = agir_h5_check_labels(name, q->id, q->medication, q->updrs_gait, e);
+        rc = agir_seq_check_labels(name, q->id, q->medication, q->updrs_gait, e);
         if (!rc) rc = check_codes(name, t, q, e);
     }
     return rc;

@@ -35,7 +35,8 @@ void agir_llm_free(agir_llm *l);
 struct agir_gguf;
 int agir_llama_load_gguf(const struct agir_gguf *g, agir_llama *m, agir_err *e);
 
-// How new token rows start (DESIGN.md: vocabulary extension).
+// How new token rows start (vocabulary extension: docs/architecture.md, "Models, jobs and run
+// folders").
 typedef enum agir_new_row_init {
     AGIR_NEW_ROWS_MEAN = 0,        // mean of the existing rows
     AGIR_NEW_ROWS_MEAN_NOISE = 1,  // that mean plus N(0, noise²) per element

@@ -2,9 +2,10 @@
 // SentencePiece-style BPE (Llama-2: "▁" for spaces, <0xXX> byte fallback), loaded from a HF
 // tokenizer.json or from GGUF tokenizer.ggml.* metadata through one neutral description.
 //
-// Token ids are int32 everywhere (DESIGN.md). Added tokens (special or not) are matched on the raw
-// text before any pre-tokenization and never split. Encoding does not add BOS/EOS: the chat
-// template writes them into the text, so training, generation and exports agree on one string.
+// Token ids are int32 everywhere (docs/architecture.md, "Models, jobs and run folders"). Added
+// tokens (special or not) are matched on the raw text before any pre-tokenization and never split.
+// Encoding does not add BOS/EOS: the chat template writes them into the text, so training,
+// generation and exports agree on one string.
 #ifndef AGIR_TOKENIZER_H
 #define AGIR_TOKENIZER_H
 
@@ -92,7 +93,7 @@ int agir_tok_encode(const agir_tok *t, const char *text, size_t n, agir_ids *out
 int agir_tok_decode(const agir_tok *t, const int32_t *ids, size_t n, int skip_special, char **out,
                     size_t *len, agir_err *e);
 
-// ---- vocabulary extension (DESIGN.md: motion tokens) ----
+// ---- vocabulary extension (docs/architecture.md, "Models, jobs and run folders") ----
 // Appends <motion_id_0>..<motion_id_{k-1}>, <som>, <eom> as special tokens with consecutive ids
 // after the current vocabulary: motion i gets *first + i, <som> *first + k, <eom> *first + k + 1.
 // Refuses a tokenizer that already holds any of these strings.

@@ -14,8 +14,8 @@
 //   agir_llm_step_apply(t, ...)                     sums gradients over ranks (reduce point 2),
 //       measures the global norm, clips, updates.
 // Because every micro-batch's loss is divided by the valid count of the whole global batch, the
-// summed gradients of k micro-batches of b rows are those of one batch of k·b rows (DESIGN.md, SFT
-// loss), and so is the update.
+// summed gradients of k micro-batches of b rows are those of one batch of k·b rows (the SFT loss:
+// docs/architecture.md, "Models, jobs and run folders"), and so is the update.
 #ifndef AGIR_TRAIN_LLM_STEP_H
 #define AGIR_TRAIN_LLM_STEP_H
 

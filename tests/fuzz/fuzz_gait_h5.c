@@ -5,13 +5,13 @@
 // values and string bytes, each read as needed; missing bytes read as 0, so every input
 // describes some dataset. Sizes are bounded (<= 6 sequences, <= 8 frames each, <= 3 gt columns).
 //
-// Byte mode (first byte >= 0xF0): before the heap checks of datasets/h5util.c existed, this
+// Byte mode (first byte >= 0xF0): before the heap checks of datasets/h5verify.c existed, this
 // mode crashed libhdf5 1.10.8 within a minute, always in H5HG_read (out-of-bounds read/copy on a
 // bad heap object index or size) or looping in the heap collection parser (a zero-sized
 // free-space object); with them, 300 s (38k raw inputs) found no crash, and later runs a leak
 // inside libhdf5 (suppressed in fuzz_h5.h) and, after 10 minutes, an out-of-bounds copy in
 // H5D__select_read from a chunk whose extent was mutated past the data it holds (fixed by the
-// layout checks before every read, datasets/h5util.c); the next 300 s a use-after-free in
+// layout checks before every read, datasets/h5verify.c); the next 300 s a use-after-free in
 // H5Aexists_by_name on a corrupt root attribute message (fixed by checking the root group's
 // attribute messages before the first lookup). Structured inputs cannot set all of flags
 // bits 4..7 at once (that first byte selects this mode).
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "datasets/gait.h"
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
 #include "fuzz_h5.h"
 
 enum {

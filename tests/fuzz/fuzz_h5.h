@@ -1,13 +1,14 @@
 // Shared by the HDF5 store harnesses (fuzz_gait_h5.c, fuzz_tokens.c): the harness body, writing
 // helpers for the file image a harness builds, and the libhdf5 leak suppression.
 //
-// libhdf5 is not hardened against crafted bytes (DESIGN.md, Robustness), so the main mode fuzzes
-// OUR checks: the input is a compact description of a store (a "plan") that the harness builds
-// with the HDF5 API in memory (core driver, no disk) and hands to the reader as a file image.
+// libhdf5 is not hardened against crafted bytes (docs/architecture.md, "Robustness"), so the main
+// mode fuzzes OUR checks: the input is a compact description of a store (a "plan") that the
+// harness builds with the HDF5 API in memory (core driver, no disk) and hands to the reader as a
+// file image.
 // Structured mode (first byte < 0xF0): decode the plan, build the image, read it. Byte mode
 // (first byte >= 0xF0): the rest is the file image itself, so libhdf5 parses mutated bytes, but
-// only after the checks of datasets/h5util.c. Oracles, both modes: the reader returns AGIR_OK or
-// AGIR_EINPUT with one non-empty line naming the file, and an accepted store satisfies every
+// only after the checks of datasets/h5verify.c. Oracles, both modes: the reader returns AGIR_OK
+// or AGIR_EINPUT with one non-empty line naming the file, and an accepted store satisfies every
 // documented rule (the harness checks them without the reader's code); a plan without faults
 // must be accepted and read back as written.
 //
@@ -21,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
 #include "fuzz_util.h"
 
 // What differs between harnesses, through untyped pointers to the harness's own plan and store

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
 #include "datasets/tokens.h"
 #include "fuzz_h5.h"
 

@@ -1,6 +1,7 @@
-// The rationales released with the AGIR paper (DESIGN.md: ../shared/data/CoT_annotation.json, not
-// part of the repository) parse and check: 886 entries, every key a BMCLab sequence id. Skipped
-// (exit 77) where the file is absent; AGIR_COT_ANNOTATION overrides its path.
+// The rationales released with the AGIR paper (docs/architecture.md, "Data":
+// ../shared/data/CoT_annotation.json, not part of the repository) parse and check: 886 entries,
+// every key a BMCLab sequence id. Skipped (exit 77) where the file is absent; AGIR_COT_ANNOTATION
+// overrides its path.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 
 #include "core/fsio.h"
 #include "datasets/gait.h"
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
 #include "testutil.h"
 
 // ---- the reference dataset -----------------------------------------------------------------
@@ -793,7 +793,7 @@ static void test_bad_heap(void **state) {
     expect_bad(p, "attribute 'format' of /: variable-length string", NULL);
 }
 
-// ---- storage layouts (datasets/h5util.c, check_layout) ------------------------------------------
+// ---- storage layouts (datasets/h5verify.c, check_layout) ----------------------------------------
 
 // The whole file at path (*n bytes); caller frees.
 static unsigned char *slurp(const char *path, size_t *n) {

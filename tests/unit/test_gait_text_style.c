@@ -3,7 +3,8 @@
 // is discussed. Skipped when the file is absent.
 //
 // File: $AGIR_COT_ANNOTATION, else $AGIR_SOURCE_DIR/../shared/data/CoT_annotation.json.
-// Features are counted as DESIGN.md counts them: a case-insensitive substring per feature.
+// Features are counted as docs/architecture.md ("Data") counts them: a case-insensitive substring
+// per feature.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -47,7 +47,8 @@ static void expect_str(const char *key, const char *want) {
 
 static void metadata(void **state) {
     (void)state;
-    // DESIGN.md: Llama architecture, 30 layers, d=576, 9 heads, 3 KV heads, vocab 49152, ChatML.
+    // docs/architecture.md, "Models, jobs and run folders": Llama architecture, 30 layers, d=576,
+    // 9 heads, 3 KV heads, vocab 49152, ChatML.
     expect_str("general.architecture", "llama");
     expect_u32("llama.block_count", N_LAYER);
     expect_u32("llama.embedding_length", D_MODEL);

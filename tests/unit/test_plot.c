@@ -10,10 +10,10 @@
 
 #include <cairo.h>
 
-#include "core/plot.h"
 #include "datasets/features.h"
 #include "datasets/gait.h"
-#include "datasets/gait_plot.h"
+#include "plot/gait_plot.h"
+#include "plot/plot.h"
 #include "testutil.h"
 
 // ---- PNG reading ------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ static int file_exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-// ---- core/plot.h ------------------------------------------------------------------------------
+// ---- plot/plot.h ------------------------------------------------------------------------------
 
 static void nice_ticks_cover_and_are_round(void **state) {
     (void)state;
@@ -287,7 +287,7 @@ static void empty_gait(agir_gait *g, agir_err *e) {
 // The walk most pictures show.
 static const walk_params plain_walk = {.step = 0.6, .width = 0.2, .period = 1.1, .lean = 0.05};
 
-// ---- datasets/gait_plot.h -----------------------------------------------------------------------
+// ---- plot/gait_plot.h ---------------------------------------------------------------------------
 
 // Checks one sagittal and one frontal cell of the sheet against the frame's own joint positions,
 // projected with the heading the walk was generated with.

@@ -25,7 +25,8 @@
 
 static void check_model_shape(const agir_llm *l) {
     const agir_llama_config *c = &l->model.cfg;
-    // DESIGN.md: 30 layers, d=576, 9 heads, 3 KV heads, vocab 49152, tied embeddings.
+    // docs/architecture.md, "Models, jobs and run folders": 30 layers, d=576, 9 heads, 3 KV heads,
+    // vocab 49152, tied embeddings.
     assert_int_equal(c->n_layer, 30);
     assert_int_equal(c->dim, 576);
     assert_int_equal(c->n_head, 9);

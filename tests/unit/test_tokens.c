@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "core/fsio.h"
-#include "datasets/h5util.h"
+#include "datasets/h5io.h"
 #include "datasets/tokens.h"
 #include "testutil.h"
 
@@ -210,7 +210,7 @@ static const bad_case bad_cases[] = {
     {"ids_empty", "/sequences/id", NULL, DATA_STR, 3, ids_empty, "sequence 1: empty id"},
 };
 
-// Rewrites one object of the file at path (deleted first, then written by the h5util writers).
+// Rewrites one object of the file at path (deleted first, then written by the h5io writers).
 static void apply(const char *path, const bad_case *c) {
     agir_err e = {0};
     assert_int_equal(agir_h5_init(&e), AGIR_OK);

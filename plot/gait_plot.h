@@ -1,4 +1,4 @@
-// Gait pictures drawn with core/plot.h: a skeleton contact sheet of one walk (sagittal and frontal
+// Gait pictures drawn with plot/plot.h: a skeleton contact sheet of one walk (sagittal and frontal
 // views of evenly spaced frames, plus foot-height and forward-position trajectories with heel
 // strikes) and per-score distributions of gait features over a dataset. Both write one PNG.
 #ifndef AGIR_GAIT_PLOT_H
@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "core/plot.h"
 #include "datasets/gait.h"
+#include "plot/plot.h"
 
 #define AGIR_SHEET_MAX_FRAMES 24
 

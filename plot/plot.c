@@ -1,6 +1,6 @@
 // Plotting layer on cairo: figure, layout, axes with nice ticks, lines, markers, strip/box plots,
 // legends and PNG output.
-#include "core/plot.h"
+#include "plot/plot.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,27 +1,22 @@
-// HDF5 hygiene shared by every AGIR store (gait data, tokens, checkpoints).
+// Thin wrappers over libhdf5 shared by every AGIR store (gait data, tokens, checkpoints): opening,
+// checked reads, deterministic writes, and the messages that go with them.
 //
-// libhdf5 is not hardened against crafted files (DESIGN.md, Robustness), so readers go through
-// these helpers, which:
+// libhdf5 is not hardened against crafted files (docs/architecture.md, "Robustness"), so readers
+// go through these helpers, which:
 //   - silence HDF5's own error printing and disable filter plugins (agir_h5_init);
-//   - pre-check the raw bytes before libhdf5 sees them: signature, superblock, and the superblock's
-//     end-of-file address against the real length (a truncated file gets its own message);
-//   - follow hard links only (external and soft links are refused, never traversed), and refuse
-//     external storage, virtual datasets and every filter but deflate/shuffle/fletcher32;
-//   - check class, element size, sign, rank and every extent against the caller's expectation, and
-//     bound the logical size by what the file stores, before allocating anything;
-//   - check, before every H5Dread, that the storage layout holds exactly the dataset's bytes inside
-//     the file (contiguous and compact sizes, chunk shape, every chunk's address and size, and the
-//     length each deflated chunk inflates to): libhdf5 1.10 copies out of bounds otherwise;
-//   - cap string lengths (a budgeted allocator for variable-length strings) and require UTF-8;
-//   - check every global-heap reference of a variable-length string, and the heap collection it
-//     points into, before libhdf5 follows it: libhdf5 1.10 trusts both and crashes or loops on
-//     crafted ones (found by tests/fuzz/fuzz_gait_h5.c). Such strings must therefore be stored
-//     contiguously (h5py's default), and string attributes must be fixed-length.
+//   - have the raw bytes checked before libhdf5 sees them (superblock, storage layout, chunk
+//     streams, global heaps: datasets/h5verify.h);
+//   - follow hard links only (external and soft links are refused, never traversed);
+//   - check class, element size, sign, rank and every extent against the caller's expectation
+//     before allocating anything;
+//   - cap string lengths (a budgeted allocator for variable-length strings) and require UTF-8.
+//     Variable-length strings must be stored contiguously (h5py's default), and string
+//     attributes must be fixed-length (see datasets/h5verify.h).
 // Failures caused by the file are AGIR_EINPUT, one line naming the file and the object:
 //   "data.h5: /sequences/offset: expected int64, found float32 (hint: ...)".
 // Failures of our own HDF5 calls (property lists, writes) are internal errors with file:line.
-#ifndef AGIR_H5UTIL_H
-#define AGIR_H5UTIL_H
+#ifndef AGIR_H5IO_H
+#define AGIR_H5IO_H
 
 #include <hdf5.h>
 #include <stddef.h>
@@ -128,28 +123,8 @@ int agir_h5w_attr_i64(agir_h5w *w, const char *obj, const char *attr, int64_t va
 // ---- shared by the ragged columnar stores (gait frames, token codes) ---------------------------
 
 // The "format" attribute of the root group of the file at `path` ("agir-gait", "agir-tokens"),
-// after the same pre-checks as agir_h5_open; for commands that accept several kinds of store.
+// after the same checks as agir_h5_open and agir_h5_check_root_attrs; for commands that accept
+// several kinds of store.
 int agir_h5_peek_format(const char *path, char *out, size_t outsz, agir_err *e);
-
-// Walks the root group's object header and checks that every attribute message holds its name,
-// datatype, dataspace and data: libhdf5 1.10 trusts those sizes when it looks up any attribute
-// and reads past its buffer on a corrupt one. Call before reading root attributes of an
-// untrusted file (agir_h5_peek_format does).
-int agir_h5_check_root_attrs(agir_h5 *f, agir_err *e);
-
-// One sequence of a ragged store: it owns rows [offset, offset + length) of the row array.
-typedef struct agir_h5_slice {
-    const char *id;
-    int64_t offset, length;
-} agir_h5_slice;
-
-// Ids non-empty and unique, length >= 1, slices inside the n_rows rows (`rows` names them in
-// messages, e.g. "codes") and pairwise disjoint. Messages start with `name` and the sequence:
-// "tokens.h5: sequence 'SUB01_on_walk_1': offset 10 + length 5 runs past the 12 codes (hint: ...)".
-int agir_h5_check_slices(const char *name, const agir_h5_slice *s, int64_t n, int64_t n_rows, const char *rows,
-                         agir_err *e);
-
-// medication in -1..1 and updrs_gait in -1..4 (AGIR_MED_*, MDS-UPDRS gait item or unknown).
-int agir_h5_check_labels(const char *name, const char *id, int medication, int updrs_gait, agir_err *e);
 
 #endif

@@ -1,5 +1,5 @@
 // Gait pictures: the skeleton contact sheet of one walk and per-score feature distributions.
-#include "datasets/gait_plot.h"
+#include "plot/gait_plot.h"
 
 #include <math.h>
 #include <stddef.h>
