@@ -36,6 +36,7 @@
 static const char PROG[] = "bench_vq";
 
 int main(int argc, char **argv) {
+    agir_thread_env(argv);
     const char *cfg_path = argc > 1 && strstr(argv[1], ".ini") ? argv[1] : NULL;
     if (cfg_path) argc--, argv++;
     agir_err e = {0};
