@@ -3,26 +3,7 @@
 # in docs/ before), each option a usage line names is in the list, a missing option value names
 # its placeholder, misplaced config keys and unknown jobs point at the right key and command, a
 # missing --model is not "a folder without a checkpoint". Each refusal: exit 2, one line.
-set -euo pipefail
-A=${AGIR_BIN:?AGIR_BIN must point at the agir executable}
-SRC=${AGIR_SOURCE_DIR:?AGIR_SOURCE_DIR must point at the source tree}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-fail() { echo "FAIL: $*"; exit 1; }
-
-refused() {
-  local want=$1 err rc
-  shift
-  set +e
-  err=$("$A" "$@" 2>&1 >/dev/null)
-  rc=$?
-  set -e
-  [ "$rc" -eq 2 ] || fail "'agir $*' exited $rc, expected 2: $err"
-  [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "'agir $*' printed more than one line: $err"
-  printf '%s' "$err" | grep -qF -- "$want" || fail "'agir $*': message lacks '$want': $err"
-  echo "refused: agir $* -> $err"
-}
+. "$(dirname "$0")/lib/common.sh"
 
 # Every command's help lists each option its usage line names, one line each.
 for cmd in $("$A" help | sed -n 's/^  \([a-z-]*\) .*/\1/p'); do

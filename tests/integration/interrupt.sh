@@ -8,14 +8,8 @@
 #   - a refused start writes nothing: no new run folder, an existing folder's config.ini unchanged;
 #   - a run without a checkpoint says it starts a new run; with output piped, progress lines come
 #     at the interval AGIR_PROGRESS_SECONDS sets.
-set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
 set -m  # background jobs get SIGINT as in a terminal (otherwise a script's background jobs ignore it)
-A=${AGIR_BIN:?AGIR_BIN must point at the agir executable}
-SRC=${AGIR_SOURCE_DIR:?AGIR_SOURCE_DIR must point at the source tree}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-fail() { echo "FAIL: $*"; exit 1; }
 temps() { find . -name '.*.tmp.*' | sort; }
 
 # wait_for PATTERN PID: until a file matching PATTERN exists (true) or PID has ended (false).

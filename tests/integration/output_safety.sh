@@ -7,27 +7,7 @@
 #   - an existing output is refused without --force (the message says --force) and left as it
 #     was; with --force it is replaced;
 #   - a folder or an unwritable place as output is refused before any work.
-set -euo pipefail
-A=${AGIR_BIN:?AGIR_BIN must point at the agir executable}
-SRC=${AGIR_SOURCE_DIR:?AGIR_SOURCE_DIR must point at the source tree}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-fail() { echo "FAIL: $*"; exit 1; }
-
-# refused WANT ARGS...: exit 2, exactly one line on stderr containing WANT.
-refused() {
-  local want=$1 err rc
-  shift
-  set +e
-  err=$("$A" "$@" 2>&1 >/dev/null)
-  rc=$?
-  set -e
-  [ "$rc" -eq 2 ] || fail "'agir $*' exited $rc, expected 2: $err"
-  [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "'agir $*' printed more than one line: $err"
-  printf '%s' "$err" | grep -qF -- "$want" || fail "'agir $*': message lacks '$want': $err"
-  echo "refused: agir $* -> $err"
-}
+. "$(dirname "$0")/lib/common.sh"
 
 # unchanged FILE: byte-identical to the copy saved by keep FILE.
 keep() { cp "$1" "$1.orig"; }
@@ -57,26 +37,7 @@ cp d2.h5 d2.before
 cmp -s d2.h5 d2.before && fail "synth --force did not replace d2.h5"
 
 # A tiny tokenizer for tokenize, decode and eval-vq.
-cat >tiny.ini <<EOF
-[run]
-job = vqvae
-dir = $tmp/run
-log_level = quiet
-[data]
-path = $tmp/d.h5
-window = 16
-[model]
-width = 16
-depth = 1
-codes = 16
-code_dim = 8
-[optim]
-warmup = 0
-[train]
-steps = 2
-batch = 4
-val_every = 0
-EOF
+tiny_vq "$tmp/d.h5" "$tmp/run" 1 2 >tiny.ini
 "$A" train tiny.ini >/dev/null
 
 # tokenize

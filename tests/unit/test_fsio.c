@@ -30,36 +30,47 @@ static void join(char *out, size_t n, const char *dir, const char *name) {
     assert_true(k > 0 && (size_t)k < n);
 }
 
+// A folder holding data.h5, a symbolic link link.h5 and a hard link hard.h5 to it, other.h5 and
+// a folder sub.
+typedef struct fixture {
+    char dir[512], data[700], lnk[700], hard[700], other[700], sub[700];
+} fixture;
+
+static void make_fixture(fixture *f) {
+    agir_test_tmpdir(f->dir, sizeof f->dir);
+    join(f->data, sizeof f->data, f->dir, "data.h5");
+    join(f->lnk, sizeof f->lnk, f->dir, "link.h5");
+    join(f->hard, sizeof f->hard, f->dir, "hard.h5");
+    join(f->other, sizeof f->other, f->dir, "other.h5");
+    join(f->sub, sizeof f->sub, f->dir, "sub");
+    touch(f->data);
+    touch(f->other);
+    assert_int_equal(symlink(f->data, f->lnk), 0);
+    assert_int_equal(link(f->data, f->hard), 0);
+    assert_int_equal(mkdir(f->sub, 0777), 0);
+}
+
 static void same_file(void **state) {
     (void)state;
-    char dir[512], a[700], b[700], lnk[700], hard[700], dotted[800], sub[700];
-    agir_test_tmpdir(dir, sizeof dir);
-    join(a, sizeof a, dir, "a.h5");
-    join(b, sizeof b, dir, "b.h5");
-    join(lnk, sizeof lnk, dir, "link.h5");
-    join(hard, sizeof hard, dir, "hard.h5");
-    join(sub, sizeof sub, dir, "sub");
-    touch(a);
-    touch(b);
-    assert_int_equal(symlink(a, lnk), 0);
-    assert_int_equal(link(a, hard), 0);
-    assert_int_equal(mkdir(sub, 0777), 0);
-    snprintf(dotted, sizeof dotted, "%s/./sub/../a.h5", dir);
-    assert_true(agir_same_file(a, a));
-    assert_true(agir_same_file(a, lnk));
-    assert_true(agir_same_file(lnk, a));
-    assert_true(agir_same_file(hard, a));
-    assert_true(agir_same_file(dotted, a));
-    assert_false(agir_same_file(a, b));
-    assert_false(agir_same_file(a, sub));
+    fixture f;
+    make_fixture(&f);
+    char dotted[800];
+    snprintf(dotted, sizeof dotted, "%s/./sub/../data.h5", f.dir);
+    assert_true(agir_same_file(f.data, f.data));
+    assert_true(agir_same_file(f.data, f.lnk));
+    assert_true(agir_same_file(f.lnk, f.data));
+    assert_true(agir_same_file(f.hard, f.data));
+    assert_true(agir_same_file(dotted, f.data));
+    assert_false(agir_same_file(f.data, f.other));
+    assert_false(agir_same_file(f.data, f.sub));
     // Not made yet: the same name in the same folder, however it is spelled.
     char n1[700], n2[800], n3[700];
-    join(n1, sizeof n1, dir, "new.csv");
-    snprintf(n2, sizeof n2, "%s/sub/../new.csv", dir);
-    join(n3, sizeof n3, dir, "other.csv");
+    join(n1, sizeof n1, f.dir, "new.csv");
+    snprintf(n2, sizeof n2, "%s/sub/../new.csv", f.dir);
+    join(n3, sizeof n3, f.dir, "other.csv");
     assert_true(agir_same_file(n1, n2));
     assert_false(agir_same_file(n1, n3));
-    assert_false(agir_same_file(n1, a));
+    assert_false(agir_same_file(n1, f.data));
 }
 
 // Expects rc = 2 and msg containing `want`.
@@ -69,33 +80,30 @@ static void refused(int rc, const agir_err *e, const char *want) {
 
 static void output_check(void **state) {
     (void)state;
-    char dir[512], in[700], link[700], out[700], missing[700], sub[700];
-    agir_test_tmpdir(dir, sizeof dir);
-    join(in, sizeof in, dir, "data.h5");
-    join(link, sizeof link, dir, "link.h5");
-    join(out, sizeof out, dir, "out.h5");
-    join(missing, sizeof missing, dir, "no/such/folder/out.h5");
-    join(sub, sizeof sub, dir, "sub");
-    touch(in);
-    assert_int_equal(symlink(in, link), 0);
-    assert_int_equal(mkdir(sub, 0777), 0);
-    const char *inputs[] = {NULL, in};
+    fixture f;
+    make_fixture(&f);
+    char out[700], missing[700];
+    join(out, sizeof out, f.dir, "out.h5");
+    join(missing, sizeof missing, f.dir, "no/such/folder/out.h5");
+    const char *inputs[] = {NULL, f.data};
     agir_err e = {0};
     assert_int_equal(agir_output_check(out, inputs, 2, 0, &e), AGIR_OK);
     // Nothing left behind by the check, and the output not made.
-    assert_int_equal(agir_test_count_entries(dir, ".out.h5"), 0);
+    assert_int_equal(agir_test_count_entries(f.dir, ".out.h5"), 0);
     assert_int_equal(access(out, F_OK), -1);
     agir_err_clear(&e);
-    refused(agir_output_check(in, inputs, 2, 1, &e), &e, "is the same file as the input");
+    refused(agir_output_check(f.data, inputs, 2, 1, &e), &e, "is the same file as the input");
     agir_err_clear(&e);
-    refused(agir_output_check(link, inputs, 2, 1, &e), &e, "writing it would destroy the input");
+    refused(agir_output_check(f.lnk, inputs, 2, 1, &e), &e, "writing it would destroy the input");
+    agir_err_clear(&e);
+    refused(agir_output_check(f.hard, inputs, 2, 1, &e), &e, "is the same file as the input");
     touch(out);
     agir_err_clear(&e);
     refused(agir_output_check(out, inputs, 2, 0, &e), &e, "already exists (hint: pass --force");
     agir_err_clear(&e);
     assert_int_equal(agir_output_check(out, inputs, 2, 1, &e), AGIR_OK);
     agir_err_clear(&e);
-    refused(agir_output_check(sub, inputs, 2, 1, &e), &e, "is a folder");
+    refused(agir_output_check(f.sub, inputs, 2, 1, &e), &e, "is a folder");
     agir_err_clear(&e);
     refused(agir_output_check(missing, inputs, 2, 0, &e), &e, "cannot create a file in folder");
     agir_err_clear(&e);
