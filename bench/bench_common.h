@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "core/threads.h"  // agir_thread_env(argv), the first call of every bench main
 
 // A rate measured two ways: per wall second, and per CPU second times the thread count, which is
 // what the rate would be with the cores to ourselves (on a shared machine, other processes' load

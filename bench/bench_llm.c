@@ -151,6 +151,7 @@ static void infer_bench(const agir_llama_weights *w, const int32_t *tok, int B, 
 }
 
 int main(int argc, char **argv) {
+    agir_thread_env(argv);
     int B = bench_arg(PROG, argc, argv, 1, 4), T = bench_arg(PROG, argc, argv, 2, 256), steps = bench_arg(PROG, argc, argv, 3, 3);
     int peak_n = bench_arg(PROG, argc, argv, 4, 4096);
     const char *which = argc > 5 ? argv[5] : "smollm2";

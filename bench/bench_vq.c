@@ -18,7 +18,8 @@
 // (OMP_NUM_THREADS); sgemm is never called inside an OpenMP region, so the pools take turns instead
 // of oversubscribing the cores. OMP_WAIT_POLICY=passive stops OpenMP's threads from spinning while
 // OpenBLAS works, and OPENBLAS_THREAD_TIMEOUT=4 sends OpenBLAS's idle threads to sleep at once
-// instead of yielding in a loop while OpenMP works.
+// instead of yielding in a loop while OpenMP works; agir_thread_env() sets both (core/threads.h)
+// unless the environment already does.
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 static const char PROG[] = "bench_vq";
 
 int main(int argc, char **argv) {
+    agir_thread_env(argv);
     const char *cfg_path = argc > 1 && strstr(argv[1], ".ini") ? argv[1] : NULL;
     if (cfg_path) argc--, argv++;
     agir_err e = {0};

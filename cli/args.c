@@ -5,22 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Looks `name` (length n) up in spec; returns 0 unknown, 1 flag, 2 takes a value.
-static int spec_kind(const char *spec, const char *name, size_t n) {
-    const char *p = spec;
-    while (p && *p) {
-        while (*p == ' ') p++;
-        const char *end = strchr(p, ' ');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        int val = len > 0 && p[len - 1] == '=';
-        size_t nl = val ? len - 1 : len;
-        if (nl == n && nl > 0 && !strncmp(p, name, n)) return val ? 2 : 1;
-        p = end;
-    }
-    return 0;
+static const agir_opt *find_opt(const agir_opt *opts, const char *name, size_t n) {
+    for (const agir_opt *o = opts; o && o->name; o++)
+        if (strlen(o->name) == n && !strncmp(o->name, name, n)) return o;
+    return NULL;
 }
 
-int agir_args_parse(const char *cmd, int argc, char **argv, const char *spec, agir_args *a, agir_err *e) {
+int agir_args_parse(const char *cmd, int argc, char **argv, const agir_opt *opts, agir_args *a, agir_err *e) {
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
     int only_pos = 0;
@@ -51,17 +42,23 @@ int agir_args_parse(const char *cmd, int argc, char **argv, const char *spec, ag
             a->sets[a->nsets++] = value;
             continue;
         }
-        int kind = spec_kind(spec, name, n);
-        if (!kind)
-            return AGIR_BAD(e, "agir %s: unknown option '--%.*s' (hint: see 'agir %s --help')", cmd, (int)n, name, cmd);
-        if (kind == 1 && value) return AGIR_BAD(e, "agir %s: option '--%.*s' takes no value", cmd, (int)n, name);
-        if (kind == 2 && !value) {
-            if (i + 1 >= argc) return AGIR_BAD(e, "agir %s: option '--%.*s' needs a value", cmd, (int)n, name);
+        const agir_opt *o = find_opt(opts, name, n);
+        if (!o)
+            return AGIR_BAD(e, "agir %s: unknown option '--%.*s' (hint: 'agir help %s' lists the options)", cmd, (int)n,
+                            name, cmd);
+        if (!o->arg && value)
+            return AGIR_BAD(e, "agir %s: option '--%s' takes no value (hint: %s)", cmd, o->name, o->help);
+        if (o->arg && !value) {
+            // A value that looks like the next option is taken for a forgotten value (give
+            // --name=--text to mean it).
+            if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] == '-'))
+                return AGIR_BAD(e, "agir %s: option '--%s' needs a value (hint: --%s %s: %s)", cmd, o->name, o->name,
+                                o->arg, o->help);
             value = argv[++i];
         }
         if (a->nopt >= (int)(sizeof a->opt / sizeof *a->opt)) return AGIR_BAD(e, "agir %s: too many options", cmd);
         a->opt[a->nopt].name = name;
-        a->opt[a->nopt].value = kind == 1 ? "" : value;
+        a->opt[a->nopt].value = o->arg ? value : "";
         a->nopt++;
     }
     return AGIR_OK;
@@ -96,4 +93,33 @@ int agir_args_uint(const agir_args *a, const char *name, unsigned long long min,
                         min, max, name, min > 1 ? min : (max < 8 ? max : 8));
     *out = x;
     return AGIR_OK;
+}
+
+int agir_args_only(const agir_args *a, const char *names, agir_err *e) {
+    for (int i = 0; i < a->nopt; i++) {
+        const char *o = a->opt[i].name;
+        size_t n = strcspn(o, "=");
+        int ok = 0;
+        for (const char *p = names; *p && !ok;) {
+            size_t k = strcspn(p, " ");
+            ok = k == n && !strncmp(p, o, n);
+            p += k;
+            p += strspn(p, " ");
+        }
+        if (!ok)
+            return AGIR_BAD(e, "agir %s: option '--%.*s' does not apply here (hint: 'agir help %.*s' says which "
+                            "options go with what)", a->cmd, (int)n, o, (int)strcspn(a->cmd, " "), a->cmd);
+    }
+    return AGIR_OK;
+}
+
+void agir_opts_print(const agir_opt *opts, FILE *out) {
+    for (const agir_opt *o = opts; o && o->name; o++) {
+        char left[96];
+        snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        if (strlen(left) > 24)
+            fprintf(out, "  %s\n  %-24s  %s\n", left, "", o->help);
+        else
+            fprintf(out, "  %-24s  %s\n", left, o->help);
+    }
 }

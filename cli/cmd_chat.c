@@ -1,6 +1,7 @@
 // `agir chat [options]`: an interactive conversation on stdin/stdout. Each input line is a user
-// turn; the reply is printed as one block followed by an empty line. /reset forgets the
-// conversation (the --system message stays), /exit or end of input quits. Works with piped input.
+// turn; the reply is streamed as it is generated and followed by an empty line. /reset forgets the
+// conversation (the --system message stays), /exit or end of input quits, /help lists the
+// commands; other lines starting with '/' are refused rather than sent. Works with piped input.
 // The KV cache keeps the earlier turns, so each turn only runs the model on its new tokens.
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,19 @@
 #include "cli/gen_opts.h"
 
 #define CHAT_USAGE AGIR_GEN_USAGE " [--context N]"
+
+const agir_opt agir_opts_chat[] = {
+    AGIR_GEN_OPT_ROWS,
+    {"context", "N", "positions the conversation may use (KV cache size; default 2048, at most the model's)"},
+    AGIR_OPTS_END,
+};
+
+static const char HELP[] =
+    "chat commands (one per line):\n"
+    "  /reset   forget the conversation (the --system turn stays)\n"
+    "  /exit    quit (so does the end of input)\n"
+    "  /help    this list\n"
+    "Any other line is your next turn; a turn starting with '/' is written '//...'.\n";
 
 typedef struct chat {
     agir_gen_setup *g;
@@ -41,6 +55,11 @@ static void forget(chat *c, size_t keep) {
 // print and keep the reply. A turn that does not fit the context is dropped with a warning.
 static int turn(chat *c, const char *line, agir_err *e) {
     agir_gen_setup *g = c->g;
+    agir_err bad = {0};
+    if (agir_gen_check_utf8("chat: this line", line, &bad)) {
+        fprintf(stderr, "%s; the turn is skipped\n", bad.msg);
+        return 0;
+    }
     AGIR_TRY(push(c, "user", line, e));
     agir_ids ids = {0};
     int rc = agir_gen_encode_chat(g, c->msg, c->n, &ids, e);
@@ -58,7 +77,7 @@ static int turn(chat *c, const char *line, agir_err *e) {
     if (!rc) rc = agir_generate_text(&c->s, g->llm.tok, ids.id, (int)ids.n, &cfg, g->stop_str, g->n_stop_str, &reply,
                                      NULL, e);
     if (!rc) {
-        printf("%s\n\n", reply);
+        printf("\n\n");  // the reply itself was streamed
         fflush(stdout);
         agir_gen_report(g);
         rc = push(c, "assistant", reply, e);
@@ -84,7 +103,19 @@ static int loop(chat *c, agir_err *e) {
             forget(c, c->first);
             continue;
         }
-        if ((rc = turn(c, line, e))) break;
+        if (!strcmp(line, "/help")) {
+            fputs(HELP, stderr);
+            continue;
+        }
+        const char *text = line;
+        if (line[0] == '/' && line[1] == '/') {
+            text = line + 1;  // "//x" is the turn "/x"
+        } else if (line[0] == '/') {
+            fprintf(stderr, "chat: unknown command '%s', not sent to the model (hint: /help lists the commands; "
+                    "start the line with '//' to send it as text)\n", line);
+            continue;
+        }
+        if ((rc = turn(c, text, e))) break;
     }
     free(line);
     return rc;
@@ -92,14 +123,21 @@ static int loop(chat *c, agir_err *e) {
 
 int agir_cmd_chat(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("chat", argc, argv, AGIR_GEN_OPTS " context=", &a, e));
+    AGIR_TRY(agir_args_parse("chat", argc, argv, agir_opts_chat, &a, e));
     AGIR_TRY(agir_args_need(&a, 0, 0, CHAT_USAGE, e));
     unsigned long long context = 2048;
     AGIR_TRY(agir_args_uint(&a, "context", 16, 1 << 20, &context, e));
     agir_gen_setup g;
     AGIR_TRY(agir_gen_setup_open(&g, &a, 256, e));
+    int rc = 0;
+    if (g.context > 0 && (long long)context > g.context) {
+        if (agir_args_get(&a, "context"))
+            rc = AGIR_BAD(e, "--context: %llu positions, the model's context holds %lld (hint: --context %lld)",
+                          context, g.context, g.context);
+        context = (unsigned long long)g.context;
+    }
     chat c = {.g = &g};
-    int rc = agir_infer_init(&c.s, &g.llm.model, g.adapter, 1, (int)context, e);
+    if (!rc) rc = agir_infer_init(&c.s, &g.llm.model, g.adapter, 1, (int)context, e);
     if (!rc && g.system) rc = push(&c, "system", g.system, e);
     c.first = c.n;
     if (!rc) rc = loop(&c, e);

@@ -4,9 +4,16 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 
+const agir_opt agir_opts_config[] = {
+    {"explain", "FILE", "the config file to explain: every key with value, default, range, origin and help"},
+    {"job", "NAME", "explain FILE as a config of job NAME (when its [run] job is missing or wrong)"},
+    AGIR_OPT_SET,
+    AGIR_OPTS_END,
+};
+
 int agir_cmd_config(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("config", argc, argv, "explain= job=", &a, e));
+    AGIR_TRY(agir_args_parse("config", argc, argv, agir_opts_config, &a, e));
     const char *path = agir_args_get(&a, "explain");
     if (!path || a.npos)
         return AGIR_BAD(e, "agir config: nothing to do (hint: agir config --explain FILE [--job NAME] [--set s.k=v])");

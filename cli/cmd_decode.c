@@ -6,9 +6,19 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "core/fsio.h"
 #include "infer/vq_tokenize.h"
 
-#define DECODE_USAGE "--model RUN_OR_CKPT TOKENS.h5 --out JOINTS.h5 [--seq ID] [--quiet]"
+#define DECODE_USAGE "--model RUN_OR_CKPT TOKENS.h5 --out JOINTS.h5 [--seq ID] [--force] [--quiet]"
+
+const agir_opt agir_opts_decode[] = {
+    {"model", "RUN_OR_CKPT", "the tokenizer that made the codes: a training run folder or one ckpt-<step> folder"},
+    {"out", "JOINTS.h5", "the gait dataset to write (at the model's frame rate)"},
+    {"seq", "ID", "decode this sequence only"},
+    AGIR_OPT_FORCE,
+    AGIR_OPT_QUIET,
+    AGIR_OPTS_END,
+};
 
 // Source recorded for decoded walks.
 static const char SOURCE[] = "vq-decode";
@@ -59,12 +69,14 @@ static int run(const agir_vq_tokenizer *t, const agir_tokens *tk, const char *in
 
 int agir_cmd_decode(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("decode", argc, argv, "model= out= seq= quiet", &a, e));
+    AGIR_TRY(agir_args_parse("decode", argc, argv, agir_opts_decode, &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, DECODE_USAGE, e));
     const char *model = agir_args_get(&a, "model"), *out = agir_args_get(&a, "out"), *seq = agir_args_get(&a, "seq");
     if (a.nsets || !model || !*model || !out || !*out || (seq && !*seq))
         return AGIR_BAD(e, "agir decode: needs --model and --out, takes no --set (hint: usage: agir decode %s)",
                         DECODE_USAGE);
+    const char *inputs[] = {a.pos[0], model};
+    AGIR_TRY(agir_output_check(out, inputs, 2, agir_args_get(&a, "force") != NULL, e));
     agir_log log;
     agir_log_init(&log, agir_args_get(&a, "quiet") ? AGIR_LOG_QUIET : AGIR_LOG_INFO);
     // The model first: a wrong model is reported whatever the data.

@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "core/fsio.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "datasets/features.h"
@@ -15,7 +16,18 @@
 #include "datasets/gait_text.h"
 
 #define DESCRIBE_USAGE \
-    "DATA.h5 (--out OUT.h5 | --print N) [--seed N] [--overwrite-text] [--skip-invalid] [--quiet]"
+    "DATA.h5 (--out OUT.h5 | --print N) [--seed N] [--overwrite-text] [--skip-invalid] [--force] [--quiet]"
+
+const agir_opt agir_opts_describe[] = {
+    {"out", "OUT.h5", "the dataset to write: DATA with the texts added"},
+    {"print", "N", "show the texts of the first N walks (with --print alone nothing is saved)"},
+    {"seed", "N", "seed of the texts' random choices (default 0); a walk's texts depend on it and its id only"},
+    {"overwrite-text", NULL, "replace texts DATA already holds (e.g. imported annotations); default: keep them"},
+    {"skip-invalid", NULL, "leave out walks whose features cannot be measured instead of stopping"},
+    AGIR_OPT_FORCE,
+    AGIR_OPT_QUIET,
+    AGIR_OPTS_END,
+};
 
 typedef struct describe_opts {
     const char *data, *out;
@@ -109,7 +121,7 @@ static int run(agir_gait *g, const describe_opts *o, const agir_log *log, agir_e
 
 int agir_cmd_describe(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("describe", argc, argv, "out= seed= print= overwrite-text skip-invalid quiet", &a, e));
+    AGIR_TRY(agir_args_parse("describe", argc, argv, agir_opts_describe, &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, DESCRIBE_USAGE, e));
     if (a.nsets) return AGIR_BAD(e, "agir describe: takes no --set (hint: usage: agir describe %s)", DESCRIBE_USAGE);
     describe_opts o = {.data = a.pos[0], .out = agir_args_get(&a, "out")};
@@ -123,6 +135,7 @@ int agir_cmd_describe(int argc, char **argv, agir_err *e) {
     if (o.out && !*o.out) return AGIR_BAD(e, "agir describe: --out needs a file name (hint: --out described.h5)");
     if (!o.out && !o.print)
         return AGIR_BAD(e, "agir describe: nothing to do (hint: --out OUT.h5 saves the texts, --print N shows some)");
+    if (o.out) AGIR_TRY(agir_output_check(o.out, &o.data, 1, agir_args_get(&a, "force") != NULL, e));
     agir_gait g;
     AGIR_TRY(agir_gait_read(&g, o.data, e));
     agir_log log;

@@ -12,7 +12,18 @@
 #include "core/fsio.h"
 #include "infer/vq_eval.h"
 
-#define EVAL_VQ_USAGE "--model RUN_OR_CKPT DATA.h5 [--subjects A,B,...] [--no-quantize] [--json OUT.json] [--quiet]"
+#define EVAL_VQ_USAGE \
+    "--model RUN_OR_CKPT DATA.h5 [--subjects A,B,...] [--no-quantize] [--json OUT.json] [--force] [--quiet]"
+
+const agir_opt agir_opts_eval_vq[] = {
+    {"model", "RUN_OR_CKPT", "the tokenizer: a training run folder (its newest checkpoint) or one ckpt-<step> folder"},
+    {"subjects", "A,B,...", "evaluate the walks of these subjects (default: the checkpoint's held-out subjects)"},
+    {"no-quantize", NULL, "decode the encoder's output without its codebook: the autoencoder alone"},
+    {"json", "OUT.json", "also write the results as JSON"},
+    AGIR_OPT_FORCE,
+    AGIR_OPT_QUIET,
+    AGIR_OPTS_END,
+};
 
 enum { MAX_SUBJECTS = 4096 };
 
@@ -126,10 +137,12 @@ static int run(const agir_vq_tokenizer *t, const agir_gait *g, const agir_args *
 
 int agir_cmd_eval_vq(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("eval-vq", argc, argv, "model= subjects= json= no-quantize quiet", &a, e));
+    AGIR_TRY(agir_args_parse("eval-vq", argc, argv, agir_opts_eval_vq, &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, EVAL_VQ_USAGE, e));
     const char *model = agir_args_get(&a, "model"), *json = agir_args_get(&a, "json");
     if (a.nsets || !model || !*model || (json && !*json))
         return AGIR_BAD(e, "agir eval-vq: needs --model, takes no --set (hint: usage: agir eval-vq %s)", EVAL_VQ_USAGE);
+    const char *inputs[] = {a.pos[0], model};
+    if (json) AGIR_TRY(agir_output_check(json, inputs, 2, agir_args_get(&a, "force") != NULL, e));
     return agir_cli_vq_gait(&a, model, run, e);
 }

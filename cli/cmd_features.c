@@ -10,7 +10,17 @@
 #include "core/log.h"
 #include "datasets/features.h"
 
-#define FEATURES_USAGE "DATA.h5 [--csv OUT.csv] [--jsonl OUT.jsonl] [--out DIR] [--skip-invalid] [--quiet]"
+#define FEATURES_USAGE "DATA.h5 [--csv OUT.csv] [--jsonl OUT.jsonl] [--out DIR] [--skip-invalid] [--force] [--quiet]"
+
+const agir_opt agir_opts_features[] = {
+    {"csv", "OUT.csv", "the CSV table to write (default: DATA.features.csv, beside DATA or in --out)"},
+    {"jsonl", "OUT.jsonl", "the JSONL table to write (default: DATA.features.jsonl, beside DATA or in --out)"},
+    {"out", "DIR", "folder for the default outputs (created when missing)"},
+    {"skip-invalid", NULL, "leave out walks whose features cannot be measured instead of stopping"},
+    AGIR_OPT_FORCE,
+    AGIR_OPT_QUIET,
+    AGIR_OPTS_END,
+};
 
 // DATA's name without its .h5/.hdf5 extension plus `suffix`: beside DATA, or inside `dir`.
 static int default_path(const char *data, const char *dir, const char *suffix, char *out, size_t outsz, agir_err *e) {
@@ -79,7 +89,7 @@ static int run(const agir_gait *g, const char *csv, const char *jsonl, int skip,
 
 int agir_cmd_features(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("features", argc, argv, "csv= jsonl= out= skip-invalid quiet", &a, e));
+    AGIR_TRY(agir_args_parse("features", argc, argv, agir_opts_features, &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, FEATURES_USAGE, e));
     if (a.nsets) return AGIR_BAD(e, "agir features: takes no --set (hint: usage: agir features %s)", FEATURES_USAGE);
     const char *data = a.pos[0], *dir = agir_args_get(&a, "out");
@@ -95,6 +105,12 @@ int agir_cmd_features(int argc, char **argv, agir_err *e) {
     else
         AGIR_TRY(default_path(data, dir, ".features.jsonl", jsonl, sizeof jsonl, e));
     if (dir) AGIR_TRY(agir_mkdirs(dir, e));
+    int force = agir_args_get(&a, "force") != NULL;
+    if (agir_same_file(csv, jsonl))
+        return AGIR_BAD(e, "agir features: the CSV and JSONL outputs are the same file %s (hint: give --csv and "
+                        "--jsonl different names)", csv);
+    AGIR_TRY(agir_output_check(csv, &data, 1, force, e));
+    AGIR_TRY(agir_output_check(jsonl, &data, 1, force, e));
     agir_log log;
     agir_log_init(&log, agir_args_get(&a, "quiet") ? AGIR_LOG_QUIET : AGIR_LOG_INFO);
     agir_gait g;

@@ -11,9 +11,14 @@
 // Floats dequantized at a time: bounds the scratch memory whatever the tensor sizes.
 enum { SCRATCH_FLOATS = 1 << 20 };
 
+const agir_opt agir_opts_gguf_info[] = {
+    {"quiet", NULL, "validate only: print nothing unless the file is bad"},
+    AGIR_OPTS_END,
+};
+
 int agir_cmd_gguf_info(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("gguf-info", argc, argv, "quiet", &a, e));
+    AGIR_TRY(agir_args_parse("gguf-info", argc, argv, agir_opts_gguf_info, &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, GGUF_INFO_USAGE, e));
     agir_gguf g;
     AGIR_TRY(agir_gguf_open(a.pos[0], &g, e));

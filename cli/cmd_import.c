@@ -10,13 +10,27 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "core/fsio.h"
 #include "datasets/annotations.h"
 #include "datasets/bmclab.h"
 #include "datasets/c3d.h"
 
-#define USAGE_BMCLAB "bmclab ROOT --meta META.csv --out OUT.h5 [--annotations JSON] [--fps F] [--up auto|y|z]"
-#define USAGE_ANNOT "annotations JSON (DATA.h5 --out OUT.h5 | --check)"
+#define USAGE_BMCLAB "bmclab ROOT --meta META.csv --out OUT.h5 [--annotations JSON] [--fps F] [--up auto|y|z] [--force]"
+#define USAGE_ANNOT "annotations JSON (DATA.h5 --out OUT.h5 [--force] | --check)"
 #define USAGE_C3D "c3d FILE.c3d"
+
+// One table for the three sources (so `agir help import` lists them all); each source accepts
+// only its own options (agir_args_only).
+const agir_opt agir_opts_import[] = {
+    {"meta", "META.csv", "bmclab: the metadata CSV with each subject's UPDRS walking score"},
+    {"out", "OUT.h5", "bmclab, annotations: the gait dataset to write"},
+    {"annotations", "JSON", "bmclab: also attach the paper's released rationales from this file"},
+    {"fps", "F", "bmclab: resample the walks to F frames per second (default: as recorded)"},
+    {"up", "auto|y|z", "bmclab: the vertical axis of the recordings (default auto: detected per file)"},
+    {"check", NULL, "annotations: validate the JSON alone, write nothing"},
+    AGIR_OPT_FORCE,
+    AGIR_OPTS_END,
+};
 
 static void style_warning(const agir_annot *a, const char *path, const agir_log *log) {
     if (a->n_style)
@@ -55,7 +69,8 @@ static int parse_up(const char *s, int *up, agir_err *e) {
 
 static int import_bmclab(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("import bmclab", argc, argv, "meta= out= annotations= fps= up=", &a, e));
+    AGIR_TRY(agir_args_parse("import bmclab", argc, argv, agir_opts_import, &a, e));
+    AGIR_TRY(agir_args_only(&a, "meta out annotations fps up force", e));
     AGIR_TRY(agir_args_need(&a, 1, 1, USAGE_BMCLAB, e));
     agir_bmclab_opts o = {.root = a.pos[0], .meta = agir_args_get(&a, "meta")};
     const char *out = agir_args_get(&a, "out"), *json = agir_args_get(&a, "annotations");
@@ -63,6 +78,8 @@ static int import_bmclab(int argc, char **argv, agir_err *e) {
         return AGIR_BAD(e, "agir import bmclab: --meta and --out are required (hint: agir import %s)", USAGE_BMCLAB);
     AGIR_TRY(parse_fps(agir_args_get(&a, "fps"), &o.fps, e));
     AGIR_TRY(parse_up(agir_args_get(&a, "up"), &o.up, e));
+    const char *inputs[] = {o.root, o.meta, json};
+    AGIR_TRY(agir_output_check(out, inputs, 3, agir_args_get(&a, "force") != NULL, e));
     agir_log log;
     agir_log_init(&log, AGIR_LOG_INFO);
     agir_annot ann = {0};
@@ -86,12 +103,14 @@ static int import_bmclab(int argc, char **argv, agir_err *e) {
 
 static int import_annotations(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("import annotations", argc, argv, "out= check", &a, e));
+    AGIR_TRY(agir_args_parse("import annotations", argc, argv, agir_opts_import, &a, e));
     int check = agir_args_get(&a, "check") != NULL;
+    AGIR_TRY(agir_args_only(&a, check ? "check" : "out force", e));
     AGIR_TRY(agir_args_need(&a, check ? 1 : 2, check ? 1 : 2, USAGE_ANNOT, e));
     const char *out = agir_args_get(&a, "out");
     if (!check && !out)
         return AGIR_BAD(e, "agir import annotations: --out is required (hint: agir import %s)", USAGE_ANNOT);
+    if (!check) AGIR_TRY(agir_output_check(out, (const char *const *)a.pos, 2, agir_args_get(&a, "force") != NULL, e));
     agir_log log;
     agir_log_init(&log, AGIR_LOG_INFO);
     agir_annot ann;
@@ -120,7 +139,8 @@ static const char *proc_name(int p) {
 
 static int import_c3d(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("import c3d", argc, argv, "", &a, e));
+    AGIR_TRY(agir_args_parse("import c3d", argc, argv, agir_opts_import, &a, e));
+    AGIR_TRY(agir_args_only(&a, "", e));
     AGIR_TRY(agir_args_need(&a, 1, 1, USAGE_C3D, e));
     agir_c3d c;
     AGIR_TRY(agir_c3d_read(a.pos[0], &c, e));

@@ -278,9 +278,14 @@ static int info_tokens(const char *path, int json, agir_err *e) {
     return rc;
 }
 
+const agir_opt agir_opts_info[] = {
+    {"json", NULL, "print the summary as one JSON object"},
+    AGIR_OPTS_END,
+};
+
 int agir_cmd_info(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("info", argc, argv, "json", &a, e));
+    AGIR_TRY(agir_args_parse("info", argc, argv, agir_opts_info, &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, INFO_USAGE, e));
     const char *path = a.pos[0];
     // Peeking opens the file as every reader does and checks the root's attribute messages, so

@@ -24,9 +24,14 @@ static int is_json(const char *p) {
     return n >= 5 && !strcmp(p + n - 5, ".json");
 }
 
+const agir_opt agir_opts_model_info[] = {
+    {"motion", "K", "also extend the model with K motion tokens plus <som> and <eom>, and show their ids"},
+    AGIR_OPTS_END,
+};
+
 int agir_cmd_model_info(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("model-info", argc, argv, "motion=", &a, e));
+    AGIR_TRY(agir_args_parse("model-info", argc, argv, agir_opts_model_info, &a, e));
     AGIR_TRY(agir_args_need(&a, 0, 1, MODEL_INFO_USAGE, e));
     unsigned long long k = 0;
     AGIR_TRY(agir_args_uint(&a, "motion", 1, 65536, &k, e));

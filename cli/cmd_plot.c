@@ -9,9 +9,19 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "core/fsio.h"
 #include "plot/gait_plot.h"
 
-#define PLOT_USAGE "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] | features DATA.h5 [--out F.png]"
+#define PLOT_USAGE \
+    "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] [--force] | features DATA.h5 [--out F.png] [--force]"
+
+const agir_opt agir_opts_plot[] = {
+    {"seq", "ID", "skeleton: the walk to draw"},
+    {"frames", "N", "skeleton: poses on the contact sheet (default 8)"},
+    {"out", "F.png", "the picture to write (default: DATA.skeleton-ID.png or DATA.features.png beside DATA)"},
+    AGIR_OPT_FORCE,
+    AGIR_OPTS_END,
+};
 
 // DATA.h5 -> DATA.<suffix>.png; characters of ids that are awkward in file names become '_'.
 static int default_out(const char *data, const char *suffix, char *out, size_t sz, agir_err *e) {
@@ -43,6 +53,7 @@ static int plot_skeleton(const agir_args *a, const agir_gait *g, const char *dat
         AGIR_TRY(default_out(data, suffix, def, sizeof def, e));
         out = def;
     }
+    AGIR_TRY(agir_output_check(out, &data, 1, agir_args_get(a, "force") != NULL, e));
     AGIR_TRY(agir_plot_gait_sheet(g, data, id, (int)frames, out, NULL, e));
     printf("%s\n", out);
     return AGIR_OK;
@@ -58,6 +69,7 @@ static int plot_features(const agir_args *a, const agir_gait *g, const char *dat
         AGIR_TRY(default_out(data, "features", def, sizeof def, e));
         out = def;
     }
+    AGIR_TRY(agir_output_check(out, &data, 1, agir_args_get(a, "force") != NULL, e));
     agir_features_layout L;
     AGIR_TRY(agir_plot_gait_features(g, data, out, &L, e));
     if (L.n_unscored || L.n_failed)
@@ -69,7 +81,7 @@ static int plot_features(const agir_args *a, const agir_gait *g, const char *dat
 
 int agir_cmd_plot(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("plot", argc, argv, "seq= out= frames=", &a, e));
+    AGIR_TRY(agir_args_parse("plot", argc, argv, agir_opts_plot, &a, e));
     AGIR_TRY(agir_args_need(&a, 2, 2, PLOT_USAGE, e));
     static const char *const kinds[] = {"skeleton", "features"};
     const char *kind = a.pos[0], *data = a.pos[1];

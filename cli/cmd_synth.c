@@ -52,18 +52,30 @@ static void summarize(const agir_gait *g, double gen_s, double write_s, const ag
     agir_metrics_emit(log, m);
 }
 
+const agir_opt agir_opts_synth[] = {
+    AGIR_OPT_SET,
+    {"force", NULL, "replace synth.output if it exists (without it an existing file is refused)"},
+    AGIR_OPTS_END,
+};
+
 int agir_cmd_synth(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("synth", argc, argv, "", &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, "CONFIG [--set section.key=value ...]", e));
+    AGIR_TRY(agir_args_parse("synth", argc, argv, agir_opts_synth, &a, e));
+    AGIR_TRY(agir_args_need(&a, 1, 1, "CONFIG [--set section.key=value ...] [--force]", e));
+    char job[64];
+    AGIR_TRY(agir_job_expect(a.pos[0], "synth", job, sizeof job, e));
     agir_run run;
-    int rc = agir_run_open(&run, "synth", agir_job_schema("synth"), a.pos[0], a.sets, a.nsets, e);
+    int rc = agir_run_load(&run, "synth", agir_job_schema("synth"), a.pos[0], a.sets, a.nsets, e);
+    // The output is checked before the work: an existing file, a folder, the config itself or an
+    // unwritable place is refused at once.
+    const char *out = rc ? NULL : agir_cfg_str(&run.cfg, "synth", "output");
+    if (!rc) rc = make_parent(out, e);
+    if (!rc) rc = agir_output_check(out, (const char *const *)a.pos, 1, agir_args_get(&a, "force") != NULL, e);
+    if (!rc) rc = agir_run_start(&run, e);
     agir_gait g = {0};
     double t0 = agir_now();
     if (!rc) rc = agir_synth_generate(&run.cfg, &g, &run.log, e);
     double t1 = agir_now();
-    const char *out = rc ? NULL : agir_cfg_str(&run.cfg, "synth", "output");
-    if (!rc) rc = make_parent(out, e);
     if (!rc) rc = agir_gait_write(&g, out, e);
     if (!rc) {
         summarize(&g, t1 - t0, agir_now() - t1, &run.log);

@@ -7,9 +7,18 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/vq_cli.h"
+#include "core/fsio.h"
 #include "infer/vq_tokenize.h"
 
-#define TOKENIZE_USAGE "--model RUN_OR_CKPT DATA.h5 --out TOKENS.h5 [--quiet]"
+#define TOKENIZE_USAGE "--model RUN_OR_CKPT DATA.h5 --out TOKENS.h5 [--force] [--quiet]"
+
+const agir_opt agir_opts_tokenize[] = {
+    {"model", "RUN_OR_CKPT", "the tokenizer: a training run folder (its newest checkpoint) or one ckpt-<step> folder"},
+    {"out", "TOKENS.h5", "the token store to write"},
+    AGIR_OPT_FORCE,
+    AGIR_OPT_QUIET,
+    AGIR_OPTS_END,
+};
 
 // The frame rate as a token store records it (a whole number of frames per second).
 static int model_fps(const agir_vq_tokenizer *t, int64_t *fps, agir_err *e) {
@@ -42,11 +51,13 @@ static int run(const agir_vq_tokenizer *t, const agir_gait *g, const agir_args *
 
 int agir_cmd_tokenize(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("tokenize", argc, argv, "model= out= quiet", &a, e));
+    AGIR_TRY(agir_args_parse("tokenize", argc, argv, agir_opts_tokenize, &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, TOKENIZE_USAGE, e));
     const char *model = agir_args_get(&a, "model"), *out = agir_args_get(&a, "out");
     if (a.nsets || !model || !*model || !out || !*out)
         return AGIR_BAD(e, "agir tokenize: needs --model and --out, takes no --set (hint: usage: agir tokenize %s)",
                         TOKENIZE_USAGE);
+    const char *inputs[] = {a.pos[0], model};
+    AGIR_TRY(agir_output_check(out, inputs, 2, agir_args_get(&a, "force") != NULL, e));
     return agir_cli_vq_gait(&a, model, run, e);
 }

@@ -141,9 +141,19 @@ static int act(const agir_tok *t, const agir_args *a, agir_err *e) {
     return rc;
 }
 
+const agir_opt agir_opts_tokenizer[] = {
+    {"encode", "TEXT", "print the token ids of TEXT"},
+    {"encode-file", "F", "print the token ids of the text in file F"},
+    {"decode", "IDS", "print the text of token ids (separated by spaces or commas)"},
+    {"skip-special", NULL, "with --decode: leave special tokens out of the text"},
+    {"bench", "F", "encode every line of file F for a second and print tokens/s"},
+    {"motion", "K", "first add K motion tokens plus <som> and <eom> (and print their ids)"},
+    AGIR_OPTS_END,
+};
+
 int agir_cmd_tokenizer(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("tokenizer", argc, argv, "encode= encode-file= decode= bench= motion= skip-special", &a, e));
+    AGIR_TRY(agir_args_parse("tokenizer", argc, argv, agir_opts_tokenizer, &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, TOK_USAGE, e));
     unsigned long long k = 0;
     AGIR_TRY(agir_args_uint(&a, "motion", 1, 65536, &k, e));

@@ -9,6 +9,14 @@
 
 static const char USAGE[] = "CONFIG [--set section.key=value ...] [--steps N] [--fresh | --resume]";
 
+const agir_opt agir_opts_train[] = {
+    AGIR_OPT_SET,
+    {"steps", "N", "stop after N more updates (with a checkpoint); the run resumes from there"},
+    {"fresh", NULL, "start a new run; refused when the run folder already holds a checkpoint"},
+    {"resume", NULL, "resume; refused when the run folder holds no checkpoint"},
+    AGIR_OPTS_END,
+};
+
 static int train_vqvae(agir_run *run, const agir_args *a, agir_err *e) {
     agir_vq_train_opts o = {0};
     unsigned long long steps = 0;
@@ -31,18 +39,16 @@ static int train_vqvae(agir_run *run, const agir_args *a, agir_err *e) {
 
 int agir_cmd_train(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("train", argc, argv, "steps= fresh resume", &a, e));
+    AGIR_TRY(agir_args_parse("train", argc, argv, agir_opts_train, &a, e));
     AGIR_TRY(agir_args_need(&a, 1, 1, USAGE, e));
     if (agir_args_get(&a, "fresh") && agir_args_get(&a, "resume"))
         return AGIR_BAD(e, "train: --fresh and --resume contradict each other (hint: give one of them, or neither to "
                         "resume when a checkpoint exists)");
     char job[64];
-    AGIR_TRY(agir_cfg_peek(a.pos[0], "run", "job", job, sizeof job, e));
-    if (strcmp(job, "vqvae"))
-        return AGIR_BAD(e, "%s: [run] job = '%s' is not a training job (hint: 'agir train' runs: vqvae)", a.pos[0],
-                        job);
+    AGIR_TRY(agir_job_expect(a.pos[0], "train", job, sizeof job, e));
+    // Loaded, not started: the run folder is written only once training really begins.
     agir_run run;
-    int rc = agir_run_open(&run, job, agir_job_schema(job), a.pos[0], a.sets, a.nsets, e);
+    int rc = agir_run_load(&run, job, agir_job_schema(job), a.pos[0], a.sets, a.nsets, e);
     if (!rc) rc = train_vqvae(&run, &a, e);
     agir_run_close(&run);
     return rc;

@@ -1,20 +1,27 @@
 // Options, model loading and speed report shared by `agir generate` and `agir chat`.
 #include "cli/gen_opts.h"
 
-#include "models/adapter.h"
-
+#include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "checkpoints/gguf.h"
+#include "core/fsio.h"
+#include "core/utf8.h"
+#include "models/adapter.h"
 
 static int opt_float(const agir_args *a, const char *name, float *out, agir_err *e) {
     const char *s = agir_args_get(a, name);
     if (!s) return 0;
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v) || fabs(v) > 1e6)
+    if (end == s || *end || isnan(v))
         return AGIR_BAD(e, "--%s: '%s' is not a number (hint: e.g. --%s 0.7)", name, s, name);
+    if (!isfinite(v) || fabs(v) > 1e6)
+        return AGIR_BAD(e, "--%s: %s is out of range (hint: at most 1e6 in size; e.g. --%s 0.7)", name, s, name);
     *out = (float)v;
     return 0;
 }
@@ -37,9 +44,76 @@ static int read_opts(agir_gen_setup *g, const agir_args *a, int max_tokens, agir
     }
     g->seed = seed;
     g->system = agir_args_get(a, "system");
+    if (g->system) AGIR_TRY(agir_gen_check_utf8("--system", g->system, e));
+    for (int i = 0; i < g->n_stop_str; i++) AGIR_TRY(agir_gen_check_utf8("--stop", g->stop_str[i], e));
     g->stats = agir_args_get(a, "stats") != NULL;
     g->cfg = (agir_gen_cfg){.max_new = (int)max_new, .sample = sc, .seed = &g->seed, .stats = &g->st};
     return 0;
+}
+
+int agir_gen_check_utf8(const char *what, const char *text, agir_err *e) {
+    long bad = agir_utf8_invalid_at(text, strlen(text));
+    if (bad >= 0)
+        return AGIR_BAD(e, "%s: invalid UTF-8 at byte %ld of the text given (0x%02x) (hint: give UTF-8 text; "
+                        "convert other encodings with iconv)", what, bad, (unsigned char)text[bad]);
+    return AGIR_OK;
+}
+
+// <arch>.context_length of a GGUF file, 0 when absent.
+static long long gguf_context(const char *path) {
+    agir_gguf f;
+    agir_err e = {0};
+    if (agir_gguf_open(path, &f, &e)) return 0;
+    long long n = 0;
+    char *arch = NULL, key[128];
+    int64_t v;
+    if (!agir_gguf_get_str(&f, "general.architecture", &arch, &e) &&
+        snprintf(key, sizeof key, "%s.context_length", arch) < (int)sizeof key &&
+        !agir_gguf_get_i64(&f, key, &v, &e) && v > 0)
+        n = v;
+    free(arch);
+    agir_gguf_close(&f);
+    return n;
+}
+
+// max_position_embeddings of a HF folder's config.json, 0 when absent.
+static long long hf_context(const char *dir) {
+    char path[4200], *text;
+    size_t len;
+    agir_err e = {0};
+    if (agir_path_join(path, sizeof path, dir, "config.json", &e) || agir_read_file(path, 1 << 20, &text, &len, &e))
+        return 0;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "max_position_embeddings");
+    long long n = cJSON_IsNumber(m) && m->valuedouble >= 1 && m->valuedouble < 1e12 ? (long long)m->valuedouble : 0;
+    cJSON_Delete(j);
+    return n;
+}
+
+// The positions the model was trained for, as its files say (0 when they do not).
+static long long model_context(const char *source) {
+    struct stat st;
+    if (stat(source, &st) != 0) return 0;
+    return S_ISDIR(st.st_mode) ? hf_context(source) : gguf_context(source);
+}
+
+// Prefills up to this many tokens draw no progress: they take a second or two.
+enum { PREFILL_QUIET = 1024 };
+
+static void prefill_progress(void *ctx, long long done, long long total) {
+    agir_gen_setup *g = ctx;
+    if (total <= PREFILL_QUIET) return;
+    if (!g->bar_on) agir_progress_start(&g->bar, &g->log, "prefill", total);
+    g->bar_on = done < total;
+    agir_progress_add(&g->bar, done - g->bar.done);
+    if (!g->bar_on) agir_progress_finish(&g->bar);
+}
+
+static void on_text(void *ctx, const char *text, size_t n) {
+    (void)ctx;
+    fwrite(text, 1, n, stdout);
+    fflush(stdout);
 }
 
 int agir_gen_setup_open(agir_gen_setup *g, const agir_args *a, int max_tokens, agir_err *e) {
@@ -61,6 +135,11 @@ int agir_gen_setup_open(agir_gen_setup *g, const agir_args *a, int max_tokens, a
     }
     g->cfg.stop = g->stop_ids;
     g->cfg.n_stop = agir_gen_stop_ids(g->llm.tok, g->llm.eos, g->tp, g->stop_ids);
+    g->context = model_context(g->llm.source);
+    agir_log_init(&g->log, AGIR_LOG_INFO);
+    g->cfg.on_prefill = prefill_progress;
+    g->cfg.prefill_ctx = g;
+    g->cfg.on_text = on_text;
     return 0;
 }
 

@@ -1,5 +1,5 @@
 // What `agir generate` and `agir chat` share: their sampling and model options, loading the model
-// with its chat template and stop tokens, and the speed report.
+// with its chat template and stop tokens, streaming the text out, and the speed report.
 #ifndef AGIR_CLI_GEN_OPTS_H
 #define AGIR_CLI_GEN_OPTS_H
 
@@ -7,12 +7,24 @@
 
 #include "cli/args.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "infer/generate.h"
 #include "models/llama_load.h"
 #include "models/lora.h"
 
-// Options both commands accept (agir_args_parse spec).
-#define AGIR_GEN_OPTS "model= adapter= max-tokens= temperature= top-k= top-p= seed= system= template= stop= stats"
+// Option rows both commands accept (part of their agir_opt tables).
+#define AGIR_GEN_OPT_ROWS                                                                                           \
+    {"model", "M.gguf|HF_DIR", "the model: a GGUF file or a Hugging Face folder (default: SmolLM2-135M-Instruct)"},  \
+    {"adapter", "A.safetensors", "apply this LoRA adapter and add its new token rows (motion tokens)"},              \
+    {"max-tokens", "N", "generate at most N tokens (0 to 2^20)"},                                                     \
+    {"temperature", "T", "0 = greedy (the default); above 0 samples (0.7 is common)"},                               \
+    {"top-k", "K", "sample among the K most likely tokens only (0 = off, the default)"},                            \
+    {"top-p", "P", "nucleus sampling: the most likely tokens up to probability P (1 = off, the default)"},          \
+    {"seed", "S", "seed of the sampling stream (default 0)"},                                                         \
+    {"system", "TEXT", "a system turn before the user's"},                                                            \
+    {"template", "NAME", "chat template: auto (the model's own; default), chatml, llama-3, llama-2, plain"},        \
+    {"stop", "STR", "stop when the text contains STR, which is cut with what follows (repeatable)"},                \
+    {"stats", NULL, "print the prefill and decode speed on stderr"}
 #define AGIR_GEN_USAGE                                                                                             \
     "[--model M.gguf|HF_DIR] [--adapter A.safetensors] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] "              \
     "[--system TEXT] [--template auto|chatml|llama-3|llama-2|plain] [--stop STR ...] [--stats]"
@@ -31,13 +43,22 @@ typedef struct agir_gen_setup {
     const char *system;  // system message or NULL
     int stats;           // --stats: print prefill and decode speed on stderr
     agir_gen_stats st;
+    long long context;   // positions the model was trained for; 0 when the model does not say
+    agir_log log;        // progress of long prefills on stderr
+    agir_progress bar;
+    int bar_on;
 } agir_gen_setup;
 
 // Reads the options (refusing bad values before anything slow), then loads the model (and the
-// adapter: its LoRA and new token rows) and picks its chat template and stop tokens.
-// max_tokens: the default of --max-tokens.
+// adapter: its LoRA and new token rows) and picks its chat template and stop tokens. The text is
+// streamed to stdout as it is generated (complete characters only), and prefills of long prompts
+// show their progress on stderr. max_tokens: the default of --max-tokens.
 int agir_gen_setup_open(agir_gen_setup *g, const agir_args *a, int max_tokens, agir_err *e);
 void agir_gen_setup_close(agir_gen_setup *g);
+
+// Refuses text that is not valid UTF-8, naming the byte offset in the text as the user gave it
+// (what: "prompt", "--system", ...).
+int agir_gen_check_utf8(const char *what, const char *text, agir_err *e);
 
 // msgs rendered with the assistant header appended, then encoded (caller frees ids).
 int agir_gen_encode_chat(const agir_gen_setup *g, const agir_chat_msg *msgs, size_t n, agir_ids *ids, agir_err *e);

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/fsio.h"
+#include "core/threads.h"
 
 #ifndef AGIR_VERSION
 #define AGIR_VERSION "0.0.0"
@@ -11,20 +13,30 @@
 typedef struct command {
     const char *name, *usage, *summary;
     int (*fn)(int, char **, agir_err *);
+    const agir_opt *opts;
 } command;
 
 static const command commands[] = {
-#define AGIR_COMMAND(id, name, usage, summary) {name, usage, summary, agir_cmd_##id},
+#define AGIR_COMMAND(id, name, usage, summary) {name, usage, summary, agir_cmd_##id, agir_opts_##id},
 #include "cli/commands.h"
 #undef AGIR_COMMAND
-    {NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static void usage(FILE *out) {
     fprintf(out, "agir %s: gait impairment assessment with motion tokens and LLM reasoning\n\n", AGIR_VERSION);
     fprintf(out, "usage: agir COMMAND [ARGS...] [--set section.key=value ...]\n\ncommands:\n");
     for (const command *c = commands; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
-    fprintf(out, "\n'agir help COMMAND' shows a command's usage. Exit codes: 0 ok, 1 internal error, 2 bad input.\n");
+    fprintf(out, "\n'agir help COMMAND' shows a command's usage and options. Exit codes: 0 ok, 1 internal error, 2 bad "
+            "input, 130 interrupted (SIGINT).\n");
+}
+
+// `agir help COMMAND`: usage, summary and every option with one line.
+static void help(const command *c) {
+    printf("usage: agir %s %s\n  %s\n", c->name, c->usage, c->summary);
+    printf("\noptions:\n");
+    agir_opts_print(c->opts, stdout);
+    printf("  %-24s  %s\n", "-h, --help", "show this help");
 }
 
 static const command *find(const char *name) {
@@ -48,6 +60,8 @@ static int unknown(const char *name) {
 }
 
 int main(int argc, char **argv) {
+    agir_thread_env(argv);
+    agir_signals_install();
     if (argc < 2) {
         usage(stderr);
         return AGIR_EINPUT;
@@ -57,7 +71,7 @@ int main(int argc, char **argv) {
         if (argc > 2) {
             const command *c = find(argv[2]);
             if (!c) return unknown(argv[2]);
-            printf("usage: agir %s %s\n  %s\n", c->name, c->usage, c->summary);
+            help(c);
             return AGIR_OK;
         }
         usage(stdout);
@@ -70,8 +84,9 @@ int main(int argc, char **argv) {
     const command *c = find(name);
     if (!c) return unknown(name);
     for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: agir %s %s\n  %s\n", c->name, c->usage, c->summary);
+            help(c);
             return AGIR_OK;
         }
     }

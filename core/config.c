@@ -83,8 +83,10 @@ static int section_known(const agir_cfg *cfg, const char *section) {
     return 0;
 }
 
-// Best "did you mean" for an unknown section.key: same section first, then anywhere.
-static void suggest(const agir_cfg *cfg, const char *section, const char *name, char *out, size_t outsz) {
+// Best "did you mean" for an unknown section.key: the same name in another section first (a key
+// put under the wrong section), then near names in the same section, then near names anywhere.
+// dotted: "train.steps" (for --set) instead of "'steps' in [train]".
+static void suggest(const agir_cfg *cfg, const char *section, const char *name, int dotted, char *out, size_t outsz) {
     size_t best = (size_t)-1;
     out[0] = '\0';
     int sec_ok = section_known(cfg, section);
@@ -93,11 +95,14 @@ static void suggest(const agir_cfg *cfg, const char *section, const char *name, 
         size_t d;
         if (name) {
             d = agir_edit_distance(name, k->name);
-            if (!sec_ok || strcmp(k->section, section)) d = d == (size_t)-1 ? d : d + (sec_ok ? 2 : 0);
+            int other = !sec_ok || strcmp(k->section, section);
+            if (other && d != 0 && d != (size_t)-1) d += sec_ok ? 2 : 0;
             if (!close_enough(d, name)) continue;
             if (d < best) {
                 best = d;
-                if (!strcmp(k->section, section))
+                if (dotted)
+                    snprintf(out, outsz, "%s.%s", k->section, k->name);
+                else if (!other)
                     snprintf(out, outsz, "'%s'", k->name);
                 else
                     snprintf(out, outsz, "'%s' in [%s]", k->name, k->section);
@@ -227,7 +232,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     }
     if (!section_known(c->cfg, section)) {
         char s[200];
-        suggest(c->cfg, section, NULL, s, sizeof s);
+        suggest(c->cfg, section, NULL, 0, s, sizeof s);
         if (*s)
             AGIR_BAD(c->e, "%s: unknown section [%s] (hint: did you mean %s?)", at, section, s);
         else
@@ -239,7 +244,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     agir_value *v = find_value(c->cfg, section, name);
     if (!v) {
         char s[200];
-        suggest(c->cfg, section, name, s, sizeof s);
+        suggest(c->cfg, section, name, 0, s, sizeof s);
         if (*s)
             AGIR_BAD(c->e, "%s: unknown key '%s' in [%s] (hint: did you mean %s?)", at, name, section, s);
         else
@@ -296,9 +301,10 @@ static int apply_set(agir_cfg *cfg, const char *s, agir_err *e) {
     agir_value *v = find_value(cfg, section, name);
     if (!v) {
         char sug[200];
-        suggest(cfg, section, name, sug, sizeof sug);
+        suggest(cfg, section, name, 1, sug, sizeof sug);
         if (*sug)
-            return AGIR_BAD(e, "--set %s: unknown key %s.%s (hint: did you mean %s?)", s, section, name, sug);
+            return AGIR_BAD(e, "--set %s: unknown key %s.%s (hint: did you mean --set %s=%s?)", s, section, name, sug,
+                            eq + 1);
         return AGIR_BAD(e, "--set %s: unknown key %s.%s (hint: 'agir config --explain' lists the keys)", s, section,
                         name);
     }

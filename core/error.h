@@ -1,7 +1,8 @@
 // Error reporting shared by the library and the CLI.
 //
 // Library code never exits or aborts on bad input: it fills an agir_err and returns its code.
-// The CLI prints the message as one line and exits with the code (0 ok, 1 internal, 2 bad input).
+// The CLI prints the message as one line and exits with the code (0 ok, 1 internal, 2 bad input,
+// 130 a job stopped cleanly by SIGINT or SIGTERM).
 // Messages follow one shape so users can act on them:
 //   "<file>[:<line>]: <what is wrong> (hint: <what to do>)"
 #ifndef AGIR_ERROR_H
@@ -9,7 +10,7 @@
 
 #include <stddef.h>
 
-enum { AGIR_OK = 0, AGIR_EINTERNAL = 1, AGIR_EINPUT = 2 };
+enum { AGIR_OK = 0, AGIR_EINTERNAL = 1, AGIR_EINPUT = 2, AGIR_EINTERRUPTED = 130 };
 
 typedef struct agir_err {
     int code;        // AGIR_OK when no error has been recorded

@@ -83,8 +83,21 @@ void agir_progress_start(agir_progress *p, const agir_log *log, const char *labe
     snprintf(p->label, sizeof p->label, "%s", label);
     p->total = total;
     p->t0 = agir_now();
-    p->enabled = log && log->interactive && log->level >= AGIR_LOG_INFO;
+    p->enabled = log && log->interactive && log->level >= AGIR_LOG_INFO && log->out;
+    p->lines = log && !log->interactive && log->level >= AGIR_LOG_INFO && log->out;
     p->out = log ? log->out : NULL;
+    p->last_draw = p->t0;
+    p->every = 30;
+    const char *ev = getenv("AGIR_PROGRESS_SECONDS");
+    if (ev && *ev) {
+        char *end;
+        double v = strtod(ev, &end);
+        if (!*end && v > 0 && v < 1e6) p->every = v;
+    }
+}
+
+void agir_progress_resume(agir_progress *p, int64_t done) {
+    p->done = p->base = done;
 }
 
 static void fmt_hms(double s, char *buf, size_t n) {
@@ -108,7 +121,7 @@ static void draw(agir_progress *p, double now) {
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
     double el = now - p->t0;
-    double rate = el > 0 ? (double)p->done / el : 0.0;
+    double rate = el > 0 ? (double)(p->done - p->base) / el : 0.0;
     char eta[32], ela[32];
     fmt_hms(rate > 0 ? (double)(p->total - p->done) / rate : -1, eta, sizeof eta);
     fmt_hms(el, ela, sizeof ela);
@@ -117,8 +130,27 @@ static void draw(agir_progress *p, double now) {
     fflush(p->out);
 }
 
+// The plain line of piped output: "train: 120/6000 (2.0%), 3.1/s, 00:38 elapsed, ETA 31:20".
+static void line(agir_progress *p, double now) {
+    double el = now - p->t0, rate = el > 0 ? (double)(p->done - p->base) / el : 0.0;
+    char eta[32], ela[32];
+    fmt_hms(rate > 0 ? (double)(p->total - p->done) / rate : -1, eta, sizeof eta);
+    fmt_hms(el, ela, sizeof ela);
+    fprintf(p->out, "%s: %lld/%lld (%.1f%%), %.3g/s, %s elapsed, ETA %s\n", p->label, (long long)p->done,
+            (long long)p->total, p->total > 0 ? 100.0 * (double)p->done / (double)p->total : 0.0, rate, ela, eta);
+    fflush(p->out);
+}
+
 void agir_progress_add(agir_progress *p, int64_t n) {
     p->done += n;
+    if (p->lines) {
+        double now = agir_now();
+        if (now - p->last_draw >= p->every && p->done < p->total) {
+            p->last_draw = now;
+            line(p, now);
+        }
+        return;
+    }
     if (!p->enabled) return;
     double now = agir_now();
     if (now - p->last_draw < 0.1 && p->done < p->total) return;

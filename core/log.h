@@ -1,7 +1,9 @@
 // Logging: human lines on stderr and machine-readable JSONL metrics, plus a progress bar.
 //
 // A logger is a value passed to jobs (no global state). The progress bar draws only when both
-// stdout and stderr are terminals, so logs of batch jobs stay clean.
+// stdout and stderr are terminals; otherwise (output piped or redirected) a plain progress line is
+// printed at most every 30 seconds (AGIR_PROGRESS_SECONDS overrides the interval), so logs of batch
+// jobs stay clean and a long job still shows it is alive.
 #ifndef AGIR_LOG_H
 #define AGIR_LOG_H
 
@@ -37,13 +39,16 @@ double agir_now(void);  // monotonic seconds
 
 typedef struct agir_progress {
     char label[48];
-    int64_t total, done;
-    double t0, last_draw;
-    int enabled;
+    int64_t total, done, base;  // base: units done before this process (a resumed run)
+    double t0, last_draw, every;
+    int enabled;  // the terminal bar
+    int lines;    // plain lines every `every` seconds
     FILE *out;
 } agir_progress;
 
 void agir_progress_start(agir_progress *p, const agir_log *log, const char *label, int64_t total);
+// Work already done before the start (a resumed run): counted as done, not in the rate.
+void agir_progress_resume(agir_progress *p, int64_t done);
 void agir_progress_add(agir_progress *p, int64_t n);
 void agir_progress_finish(agir_progress *p);
 

@@ -10,7 +10,7 @@
 #include "core/fsio.h"
 
 const agir_key agir_run_keys[] = {
-    {"run", "job", AGIR_KEY_STRING, NULL, 0, 0, NULL, "which job this file configures (synth, features, ...)"},
+    {"run", "job", AGIR_KEY_STRING, NULL, 0, 0, NULL, "which job this file configures (synth, vqvae)"},
     {"run", "seed", AGIR_KEY_INT, "1234", 0, 9.2e18, NULL, "seed of every random stream of the job"},
     {"run", "dir", AGIR_KEY_STRING, "", 0, 0, NULL, "run folder for config, metrics and outputs ('' = runs/<job>)"},
     {"run", "threads", AGIR_KEY_INT, "0", 0, 1024, NULL, "CPU threads (0 = all cores); results do not depend on it"},
@@ -19,7 +19,7 @@ const agir_key agir_run_keys[] = {
     AGIR_KEYS_END,
 };
 
-int agir_run_open(agir_run *run, const char *job, const agir_key *const *schema, const char *cfg_path,
+int agir_run_load(agir_run *run, const char *job, const agir_key *const *schema, const char *cfg_path,
                   const char *const *sets, int nsets, agir_err *e) {
     memset(run, 0, sizeof *run);
     run->job = job;
@@ -29,8 +29,8 @@ int agir_run_open(agir_run *run, const char *job, const agir_key *const *schema,
     if (strcmp(named, job)) {
         char at[1200];
         agir_cfg_origin(&run->cfg, "run", "job", at, sizeof at);
-        return AGIR_BAD(e, "%s: this config is for job '%s', not '%s' (hint: run 'agir %s %s' or pick a %s config)", at,
-                        named, job, named, cfg_path ? cfg_path : "", job);
+        return AGIR_BAD(e, "%s: this config is for job '%s', not '%s' (hint: pick a %s config, or set [run] job = %s)",
+                        at, named, job, job, job);
     }
     const char *lv = agir_cfg_str(&run->cfg, "run", "log_level");
     run->log.level = !strcmp(lv, "quiet") ? AGIR_LOG_QUIET : !strcmp(lv, "debug") ? AGIR_LOG_DEBUG : AGIR_LOG_INFO;
@@ -41,12 +41,25 @@ int agir_run_open(agir_run *run, const char *job, const agir_key *const *schema,
     const char *dir = agir_cfg_str(&run->cfg, "run", "dir");
     int k = *dir ? snprintf(run->dir, sizeof run->dir, "%s", dir) : snprintf(run->dir, sizeof run->dir, "runs/%s", job);
     if (k < 0 || (size_t)k >= sizeof run->dir) return AGIR_BAD(e, "run.dir: path too long");
+    return AGIR_OK;
+}
+
+int agir_run_start(agir_run *run, agir_err *e) {
+    if (run->started) return AGIR_OK;
     AGIR_TRY(agir_mkdirs(run->dir, e));
     char path[1200];
     AGIR_TRY(agir_run_path(run, "config.ini", path, sizeof path, e));
-    AGIR_TRY(agir_cfg_write(&run->cfg, job, path, e));
+    AGIR_TRY(agir_cfg_write(&run->cfg, run->job, path, e));
     AGIR_TRY(agir_run_path(run, "metrics.jsonl", path, sizeof path, e));
-    return agir_metrics_open(&run->log, path, e);
+    AGIR_TRY(agir_metrics_open(&run->log, path, e));
+    run->started = 1;
+    return AGIR_OK;
+}
+
+int agir_run_open(agir_run *run, const char *job, const agir_key *const *schema, const char *cfg_path,
+                  const char *const *sets, int nsets, agir_err *e) {
+    AGIR_TRY(agir_run_load(run, job, schema, cfg_path, sets, nsets, e));
+    return agir_run_start(run, e);
 }
 
 void agir_run_close(agir_run *run) {

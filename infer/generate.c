@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/utf8.h"
+
 enum { DEFAULT_PREFILL_CHUNK = 256 };
 
 void agir_gen_seq_free(agir_gen_seq *q, int B) {
@@ -81,9 +83,11 @@ static int prefill(gen *g, const int32_t *const *prompts, const int *plen, agir_
     int *at = calloc((size_t)B, sizeof *at);
     int32_t *buf = malloc((size_t)chunk * sizeof *buf);
     int rc = !at || !buf ? AGIR_BUG(e, "out of memory") : 0;
+    long long total = 0, fed = 0;
     for (int b = 0; !rc && b < B; b++) {
         at[b] = plen[b] ? reusable(s, b, prompts[b], plen[b]) : 0;
         agir_infer_truncate(s, b, at[b]);
+        total += plen[b] - at[b];
     }
     for (int left = 1; !rc && left;) {
         int used = 0;
@@ -98,6 +102,8 @@ static int prefill(gen *g, const int32_t *const *prompts, const int *plen, agir_
         }
         rc = agir_infer_step(s, buf, g->n, g->logits, e);
         g->st.prefill_tokens += used;
+        fed += used;
+        if (!rc && g->c->on_prefill) g->c->on_prefill(g->c->prefill_ctx, fed, total);
         for (int b = 0; !rc && b < B; b++)
             if (g->n[b] && at[b] == plen[b]) take_token(g, b);
     }
@@ -172,6 +178,9 @@ typedef struct stop_test {
     int n_str;
     char *text;  // the latest decoding, kept for the caller
     size_t len;
+    size_t sent;  // bytes of text already passed to on_text
+    void (*on_text)(void *ctx, const char *text, size_t n);
+    void *text_ctx;
     int err;
 } stop_test;
 
@@ -185,6 +194,32 @@ static size_t first_stop(const stop_test *t) {
     return cut;
 }
 
+// Length of the longest end of text[0..n) that begins a stop string: it may still become one.
+static size_t stop_prefix(const stop_test *t, size_t n) {
+    size_t hold = 0;
+    for (int i = 0; i < t->n_str; i++) {
+        size_t m = strlen(t->str[i]);
+        for (size_t k = m ? m - 1 : 0; k > hold; k--)
+            if (k <= n && !memcmp(t->text + n - k, t->str[i], k)) {
+                hold = k;
+                break;
+            }
+    }
+    return hold;
+}
+
+// Passes text[sent..end) to on_text, sanitised (see agir_utf8_sanitize).
+static void emit(stop_test *t, size_t end) {
+    if (!t->on_text || end <= t->sent) return;
+    size_t n = end - t->sent;
+    char stack[512], *buf = 3 * n <= sizeof stack ? stack : malloc(3 * n);
+    if (!buf) return;
+    size_t k = agir_utf8_sanitize(t->text + t->sent, n, buf);
+    t->on_text(t->text_ctx, buf, k);
+    if (buf != stack) free(buf);
+    t->sent = end;
+}
+
 static int on_token(void *ctx, int b, const int32_t *ids, int n) {
     stop_test *t = ctx;
     (void)b;
@@ -195,7 +230,23 @@ static int on_token(void *ctx, int b, const int32_t *ids, int n) {
         t->err = 1;  // cannot happen for ids the model produced; stop rather than loop on
         return 1;
     }
-    return first_stop(t) < t->len;
+    size_t cut = first_stop(t);
+    if (cut < t->len) return 1;  // the caller emits up to the stop string
+    size_t end = t->len - stop_prefix(t, t->len);
+    emit(t, agir_utf8_complete(t->text, end));
+    return 0;
+}
+
+// The final text: up to the first stop string, without an incomplete last character, sanitised.
+static int finish_text(stop_test *t, char **out, agir_err *e) {
+    size_t end = agir_utf8_complete(t->text, first_stop(t));
+    if (end < t->sent) end = t->sent;  // a decoding that changed what was already streamed
+    emit(t, end);
+    char *clean = malloc(3 * end + 1);
+    if (!clean) return AGIR_BUG(e, "out of memory");
+    clean[agir_utf8_sanitize(t->text, end, clean)] = '\0';
+    *out = clean;
+    return AGIR_OK;
 }
 
 int agir_generate_text(agir_infer *s, const agir_tok *tok, const int32_t *prompt, int plen, const agir_gen_cfg *c,
@@ -209,9 +260,9 @@ int agir_generate_text(agir_infer *s, const agir_tok *tok, const int32_t *prompt
     int *lens = calloc((size_t)B, sizeof *lens);
     agir_gen_seq *all = calloc((size_t)B, sizeof *all);
     int rc = !prompts || !lens || !all ? AGIR_BUG(e, "out of memory") : 0;
-    stop_test t = {.tok = tok, .str = stop_str, .n_str = n_stop_str};
+    stop_test t = {.tok = tok, .str = stop_str, .n_str = n_stop_str, .on_text = c->on_text, .text_ctx = c->text_ctx};
     agir_gen_cfg cc = *c;
-    cc.on_token = n_stop_str ? on_token : NULL;
+    cc.on_token = n_stop_str || c->on_text ? on_token : NULL;
     cc.ctx = &t;
     if (!rc) {
         prompts[0] = prompt;
@@ -224,14 +275,10 @@ int agir_generate_text(agir_infer *s, const agir_tok *tok, const int32_t *prompt
         t.text = NULL;
         rc = agir_tok_decode(tok, all[0].ids, (size_t)all[0].n, 0, &t.text, &t.len, e);
     }
-    if (!rc) {
-        t.text[first_stop(&t)] = '\0';
-        *out = t.text;
-        t.text = NULL;
-        if (seq) {
-            *seq = all[0];
-            all[0] = (agir_gen_seq){0};
-        }
+    if (!rc) rc = finish_text(&t, out, e);
+    if (!rc && seq) {
+        *seq = all[0];
+        all[0] = (agir_gen_seq){0};
     }
     free(t.text);
     if (all) agir_gen_seq_free(all, B);

@@ -41,6 +41,15 @@ typedef struct agir_gen_cfg {
     int (*on_token)(void *ctx, int b, const int32_t *ids, int n);
     void *ctx;
     agir_gen_stats *stats;  // filled when not NULL
+    // Called after each prefill step with the prompt tokens fed so far and the total to feed (all
+    // sequences together), e.g. for a progress bar on long prompts. May be NULL.
+    void (*on_prefill)(void *ctx, long long done, long long total);
+    void *prefill_ctx;
+    // agir_generate_text only: called with each piece of the output text as soon as it is final,
+    // so a caller can stream it. Pieces never end inside a UTF-8 character nor in text that may
+    // still become a stop string; they concatenate to the text returned. May be NULL.
+    void (*on_text)(void *ctx, const char *text, size_t n);
+    void *text_ctx;
 } agir_gen_cfg;
 
 typedef struct agir_gen_seq {
@@ -62,8 +71,10 @@ int agir_gen_stop_ids(const agir_tok *tok, int32_t eos, const agir_chat_template
 // One prompt in, text out, on sequence 0 of s (others idle): generates from the encoded prompt
 // (plen tokens) and decodes every generated token (special ones such as motion tokens included;
 // the stop token is not part of the output). Generation also stops when the text contains one
-// of stop_str[0..n_stop_str), which is cut from the output with what follows it. seq (may be NULL)
-// receives the generated ids and the stop reason.
+// of stop_str[0..n_stop_str), which is cut from the output with what follows it. The text is
+// always valid UTF-8: a character left incomplete by the token limit is dropped, and bytes that
+// cannot start a character become U+FFFD. seq (may be NULL) receives the generated ids and the
+// stop reason.
 int agir_generate_text(agir_infer *s, const agir_tok *tok, const int32_t *prompt, int plen, const agir_gen_cfg *c,
                        const char *const *stop_str, int n_stop_str, char **out, agir_gen_seq *seq, agir_err *e);
 

@@ -2,6 +2,7 @@
 // checkpoint's order, and loading a trained tokenizer for inference (layout in vqvae_io.h).
 #include "models/vqvae_io.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -215,6 +216,13 @@ static int load_latest(const char *path, const agir_log *log, agir_ckpt *c, agir
 }
 
 static int open_ckpt(const char *path, const agir_log *log, agir_ckpt *c, agir_err *e) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return AGIR_BAD(e, "%s: %s (hint: give a VQ-VAE training run folder, e.g. runs/vqvae, or one of its "
+                        "ckpt-<step> folders)", path, errno == ENOENT ? "does not exist" : strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return AGIR_BAD(e, "%s: is a file, not a tokenizer folder (hint: give a VQ-VAE training run folder, e.g. "
+                        "runs/vqvae, or one of its ckpt-<step> folders)", path);
     if (is_ckpt_folder(path)) return agir_ckpt_load_dir(path, MODEL_TYPE, c, e);
     AGIR_TRY(load_latest(path, log, c, e));
     if (!c->found)

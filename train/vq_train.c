@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/fsio.h"
 #include "train/vq_train_impl.h"
 
 // Defaults are T2M-GPT's (README command line of Mael-zys/T2M-GPT and options/option_vq.py):
@@ -370,16 +371,34 @@ static double cpu_seconds(void) {
 // ---------------------------------------------------------------------------------------------
 // The loop
 
+// After SIGINT or SIGTERM (deferred by the loop): a checkpoint of the last update unless it has
+// one, and the one line that says where the run stopped and how to go on.
+static int interrupted(vq_trainer *t, int64_t first, int saved, agir_err *e) {
+    const char *what = "nothing saved: no update was made";
+    char buf[160];
+    if (t->step > first) {
+        if (!saved) AGIR_TRY(agir_vqt_save(t, e));
+        snprintf(buf, sizeof buf, "checkpoint ckpt-%lld saved", (long long)t->step);
+        what = buf;
+    } else if (first > 0) {
+        snprintf(buf, sizeof buf, "its checkpoint ckpt-%lld is unchanged", (long long)first);
+        what = buf;
+    }
+    return agir_errf(e, AGIR_EINTERRUPTED, "%s: interrupted at step %lld of %lld; %s (hint: run the same command "
+                     "again to resume)", t->run->dir, (long long)t->step, (long long)t->total, what);
+}
+
 static int loop(vq_trainer *t, const agir_vq_train_opts *o, agir_vq_train_result *res, agir_err *e) {
-    int64_t end = t->total;
+    int64_t end = t->total, first = t->step;
     if (o->max_steps > 0 && t->step + o->max_steps < end) end = t->step + o->max_steps;
     agir_progress bar;
     agir_progress_start(&bar, t->log, "train", t->total);
-    agir_progress_add(&bar, t->step);
+    agir_progress_resume(&bar, t->step);
     interval iv = {.t0 = agir_now(), .step0 = t->step};
-    int bad = 0, saved = 0, validated = 0, rc = AGIR_OK;
+    int bad = 0, saved = 0, validated = 0, rc = AGIR_OK, stop = 0;
     double lr = agir_schedule_lr(&t->sched, t->step);
     while (!rc && t->step < end) {
+        if ((stop = agir_signal_pending() != 0)) break;
         step_sums s = {0};
         int world;
         rc = local_pass(t, o->hook, o->hook_arg, &s, e);
@@ -413,12 +432,32 @@ static int loop(vq_trainer *t, const agir_vq_train_opts *o, agir_vq_train_result
     }
     agir_progress_finish(&bar);
     if (rc) return rc;
+    if (stop) {
+        log_interval(t, &iv, lr);
+        return interrupted(t, first, saved, e);
+    }
     log_interval(t, &iv, lr);
     if (!validated) AGIR_TRY(validate(t, &res->val, e));
     return saved ? AGIR_OK : agir_vqt_save(t, e);
 }
 
-int agir_vq_train(const agir_run *run, const agir_vq_train_opts *opts, agir_vq_train_result *res, agir_err *e) {
+// The run folder is written only now that the run really starts: its config, metrics and the
+// record of the checkpoint resumed from.
+static int start(agir_run *run, int64_t resumed_from, agir_err *e) {
+    AGIR_TRY(agir_run_start(run, e));
+    cJSON *m = cJSON_CreateObject();
+    if (m) {
+        cJSON_AddStringToObject(m, "event", resumed_from >= 0 ? "resume" : "start");
+        cJSON_AddNumberToObject(m, "step", resumed_from >= 0 ? (double)resumed_from : 0);
+        char ckpt[1100];
+        snprintf(ckpt, sizeof ckpt, "%s/ckpt-%lld", run->dir, (long long)resumed_from);
+        if (resumed_from >= 0) cJSON_AddStringToObject(m, "checkpoint", ckpt);
+        agir_metrics_emit(&run->log, m);
+    }
+    return AGIR_OK;
+}
+
+int agir_vq_train(agir_run *run, const agir_vq_train_opts *opts, agir_vq_train_result *res, agir_err *e) {
     vq_trainer t;
     memset(&t, 0, sizeof t);
     memset(res, 0, sizeof *res);
@@ -426,11 +465,16 @@ int agir_vq_train(const agir_run *run, const agir_vq_train_opts *opts, agir_vq_t
     double t0 = agir_now(), c0 = cpu_seconds();
     int rc = setup(&t, e);
     if (!rc) rc = agir_vqt_resume(&t, opts->resume, &res->resumed_from, e);
-    if (!rc && t.step >= t.total)
+    if (!rc && t.step >= t.total) {
         agir_info(t.log, "vqvae: the run is complete (%lld of %lld steps; hint: raise train.steps to go on)",
                   (long long)t.step, (long long)t.total);
-    else if (!rc)
-        rc = loop(&t, opts, res, e);
+    } else if (!rc) {
+        rc = start(run, res->resumed_from, e);
+        // SIGINT and SIGTERM end the loop after the current update, with a checkpoint.
+        agir_signals_defer(1);
+        if (!rc) rc = loop(&t, opts, res, e);
+        agir_signals_defer(0);
+    }
     res->step = t.step, res->skipped = t.skipped;
     res->wall_s = agir_now() - t0, res->cpu_s = cpu_seconds() - c0;
     teardown(&t);

@@ -69,7 +69,11 @@ typedef struct agir_vq_train_result {
     double wall_s, cpu_s;  // of this invocation's training loop
 } agir_vq_train_result;
 
-// Trains in run->dir (configuration from run->cfg, schema agir_run_keys + agir_vqvae_keys).
-int agir_vq_train(const agir_run *run, const agir_vq_train_opts *opts, agir_vq_train_result *res, agir_err *e);
+// Trains in run->dir (configuration from run->cfg, schema agir_run_keys + agir_vqvae_keys). The run
+// is started (agir_run_start: run folder, config.ini, metrics.jsonl) only once the data, the model
+// and the checkpoint to resume from have been read and checked, so a failed start writes nothing.
+// SIGINT or SIGTERM (with agir_signals_install) stop the loop after the current update with a
+// checkpoint, and the call returns AGIR_EINTERRUPTED with a message saying how to resume.
+int agir_vq_train(agir_run *run, const agir_vq_train_opts *opts, agir_vq_train_result *res, agir_err *e);
 
 #endif

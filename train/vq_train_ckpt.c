@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "checkpoints/ckpt.h"
 #include "checkpoints/manifest.h"
@@ -239,13 +240,13 @@ int agir_vqt_resume(vq_trainer *t, agir_resume_mode mode, int64_t *resumed_from,
     if (!rc && c.found) {
         *resumed_from = t->step;
         agir_info(t->log, "vqvae: resuming from %s (step %lld)", c.dir, (long long)t->step);
-        cJSON *m = cJSON_CreateObject();
-        if (m) {
-            cJSON_AddStringToObject(m, "event", "resume");
-            cJSON_AddNumberToObject(m, "step", (double)t->step);
-            cJSON_AddStringToObject(m, "checkpoint", c.dir);
-            agir_metrics_emit(t->log, m);
-        }
+    } else if (!rc) {
+        // Said aloud: a run killed before its first checkpoint starts again from step 0.
+        char metrics[1200];
+        struct stat st;
+        int earlier = !agir_run_path(t->run, "metrics.jsonl", metrics, sizeof metrics, e) && stat(metrics, &st) == 0;
+        agir_info(t->log, "vqvae: starting a new run in %s%s", t->run->dir,
+                  earlier ? " (it holds no checkpoint: an earlier run there stopped before its first one)" : "");
     }
     agir_ckpt_close(&c);
     return rc;

@@ -34,6 +34,15 @@ expect_bad generate --template nosuch hi
 expect_bad generate --stop "" hi
 expect_bad chat extra
 expect_bad chat --context 3
+expect_bad generate --temperature 1e30 hi
+grep -q "is out of range" "$tmp/err" || fail "--temperature 1e30: $(cat "$tmp/err")"
+expect_bad generate --max-tokens
+grep -q "needs a value (hint: --max-tokens N" "$tmp/err" || fail "--max-tokens without a value: $(cat "$tmp/err")"
+# Invalid UTF-8 is placed in the text as typed (byte 3 of the prompt), before the model loads.
+expect_bad generate "$(printf 'hi \377 there')"
+grep -q "prompt: invalid UTF-8 at byte 3 of the text given" "$tmp/err" || fail "invalid UTF-8: $(cat "$tmp/err")"
+expect_bad generate --system "$(printf 'ok\300')" hi
+grep -q "system: invalid UTF-8 at byte 2 " "$tmp/err" || fail "invalid UTF-8 in --system: $(cat "$tmp/err")"
 expect_bad generate --model "$tmp/missing.gguf" hi
 printf 'GGUF but not really' >"$tmp/corrupt.gguf"
 expect_bad generate --model "$tmp/corrupt.gguf" hi
@@ -76,6 +85,22 @@ run s1 generate --temperature 0.9 --top-k 40 --top-p 0.95 --seed 7 --max-tokens 
 [ -n "$(tr -d '[:space:]' <"$tmp/s1.out")" ] || fail "sampling produced nothing"
 echo "ok: sampling: $(cat "$tmp/s1.out")"
 
+# A prompt longer than the model's context (8192) is refused at once with the count and the limit.
+long=$(python3 -c "print('hello ' * 16000)")
+t0=$(date +%s)
+expect_bad generate --raw "$long"
+grep -q "prompt: [0-9]* tokens, the model's context holds 8192" "$tmp/err" || fail "long prompt: $(cat "$tmp/err")"
+[ $(($(date +%s) - t0)) -lt 60 ] || fail "the long prompt took $(($(date +%s) - t0)) s to refuse"
+
+# Output cut by --max-tokens inside a character is still valid UTF-8 (Chinese: 3 bytes, often
+# 2 tokens each).
+for n in 1 2 3 4 5 6 7 8; do
+    run cut$n generate --max-tokens $n "Write the Chinese word for hello (你好) three times."
+    python3 -c "import sys; sys.stdin.buffer.read().decode('utf-8')" <"$tmp/cut$n.out" ||
+        fail "--max-tokens $n: invalid UTF-8: $(od -c "$tmp/cut$n.out")"
+done
+echo "ok: cut output is valid UTF-8: $(cat "$tmp/cut8.out")"
+
 # Chat: the second question is answered in the same conversation; /reset starts over; /exit ends
 # before the last line.
 printf 'What is the capital of France?\nWhat is the opposite of hot? Answer in one word.\n/reset\n\nWhat is the capital of France?\n/exit\nWhat is 2 + 2?\n' |
@@ -85,4 +110,13 @@ grep -qi cold "$tmp/chat.out" || fail "chat: second turn lacks cold: $(cat "$tmp
 [ "$(grep -c '^prefill' "$tmp/chat.err")" -eq 3 ] || fail "chat: expected 3 turns: $(cat "$tmp/chat.err")"
 echo "ok: chat over stdin:"
 cat "$tmp/chat.out" "$tmp/chat.err"
+
+# /help is answered, an unknown /command is not sent to the model, '//x' is the turn '/x'.
+printf '/help\n/bogus\nWhat is the capital of France?\n' |
+    "$A" chat --max-tokens 16 --stats >"$tmp/help.out" 2>"$tmp/help.err" || fail "chat /help: exit $?"
+grep -q "/reset" "$tmp/help.err" && grep -q "unknown command '/bogus', not sent" "$tmp/help.err" ||
+    fail "chat /help: $(cat "$tmp/help.err")"
+[ "$(grep -c '^prefill' "$tmp/help.err")" -eq 1 ] || fail "chat: /help or /bogus reached the model: $(cat "$tmp/help.err")"
+grep -q Paris "$tmp/help.out" || fail "chat after /help: $(cat "$tmp/help.out")"
+echo "ok: chat /help"
 echo "PASS"

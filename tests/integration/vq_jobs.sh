@@ -5,55 +5,17 @@
 # checkpoint's weights file, codebook size, frames per code, fps), code and frame counts derived
 # from the data, that a single checkpoint folder gives the same codes as its run folder, and that
 # codes are refused by another tokenizer, bad subjects and wrong files (exit 2, one line).
-set -euo pipefail
-A=$AGIR_BIN
+. "$(dirname "$0")/lib/common.sh"
 if ! "$A" help train >/dev/null 2>&1; then
   echo "SKIPPED: this build has no 'agir train' to make a checkpoint"
   exit 77
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-fail() { echo "FAIL: $*"; exit 1; }
 json() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
-# refused CMD...: exit 2 and exactly one line on stderr, which must contain $want.
-refused() {
-  local err rc
-  set +e
-  err=$("$A" "$@" 2>&1 >/dev/null)
-  rc=$?
-  set -e
-  [ "$rc" -eq 2 ] || fail "'$*' exited $rc, expected 2: $err"
-  [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "'$*' printed more than one line: $err"
-  printf '%s' "$err" | grep -qF -- "$want" || fail "'$*': message lacks '$want': $err"
-  echo "refused as expected: $err"
-}
 
 "$A" synth "$AGIR_SOURCE_DIR/configs/synth.ini" --set synth.subjects=3 --set synth.walks_per_state=1 \
   --set synth.seconds=4 --set run.dir="$tmp/synth" --set run.log_level=quiet >/dev/null
 data=$tmp/data/synth.h5
-cat >tiny.ini <<EOF
-[run]
-job = vqvae
-seed = 5
-dir = $tmp/run
-log_level = quiet
-[data]
-path = $data
-window = 16
-[model]
-width = 16
-depth = 1
-codes = 16
-code_dim = 8
-[optim]
-warmup = 0
-[train]
-steps = 4
-batch = 4
-val_every = 0
-ckpt_every = 2
-EOF
+tiny_vq "$data" "$tmp/run" 5 4 >tiny.ini
 "$A" train tiny.ini >/dev/null
 ckpt=run/$(cat run/LATEST)
 hash=sha256:$(sha256sum "$ckpt/model.safetensors" | cut -d' ' -f1)
@@ -103,13 +65,13 @@ json eval.json 'd["mpjpe_mm"] != '"$(json eval3.json 'd["mpjpe_mm"]')" | grep -q
 cat table.txt
 
 # Refusals: codes of another tokenizer, an unknown subject, files of the wrong kind, bad options.
-sed -i "s#^dir = .*#dir = $tmp/run2#; s#^seed = .*#seed = 6#; s#^steps = .*#steps = 1#" tiny.ini
-"$A" train tiny.ini >/dev/null
-want="tokens.h5" refused decode --model run2 tokens.h5 --out x.h5
-want="has no sequence of subject 'NOBODY'" refused eval-vq --model run "$data" --subjects SYN001,NOBODY
-want="tokens.h5" refused tokenize --model run tokens.h5 --out x.h5
-want="no-such-seq" refused decode --model run tokens.h5 --seq no-such-seq --out x.h5
-want="needs --model" refused tokenize "$data" --out x.h5
-want="$tmp" refused eval-vq --model "$tmp" "$data"
+tiny_vq "$data" "$tmp/run2" 6 1 >tiny2.ini
+"$A" train tiny2.ini >/dev/null
+refused "tokens.h5" decode --model run2 tokens.h5 --out x.h5
+refused "has no sequence of subject 'NOBODY'" eval-vq --model run "$data" --subjects SYN001,NOBODY
+refused "tokens.h5" tokenize --model run tokens.h5 --out x.h5
+refused "no-such-seq" decode --model run tokens.h5 --seq no-such-seq --out x.h5
+refused "needs --model" tokenize "$data" --out x.h5
+refused "$tmp" eval-vq --model "$tmp" "$data"
 [ ! -e x.h5 ] || fail "a refused job wrote its output"
 echo "ok"

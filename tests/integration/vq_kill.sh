@@ -9,7 +9,6 @@ bin=${AGIR_BIN:?AGIR_BIN must name the agir executable}
 src=${AGIR_SOURCE_DIR:?AGIR_SOURCE_DIR must name the source tree}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=1
 
 "$bin" synth "$src/configs/synth.ini" --set synth.subjects=4 --set synth.walks_per_state=2 \
   --set synth.seconds=4 --set synth.output="$tmp/walks.h5" --set run.dir="$tmp/synth" \

@@ -88,7 +88,12 @@ static void overrides(void **state) {
     assert_string_equal(o, "--set");
     agir_cfg_free(&cfg);
     const char *bad[] = {"train.stepz=7"};
-    expect_error("[run]\njob = x\n", bad, 1, "--set train.stepz=7: unknown key train.stepz (hint: did you mean 'steps'");
+    expect_error("[run]\njob = x\n", bad, 1,
+                 "--set train.stepz=7: unknown key train.stepz (hint: did you mean --set train.steps=7?)");
+    // A key under the wrong section: the same name elsewhere beats a near name in the section given.
+    const char *moved[] = {"data.steps=200"};
+    expect_error("[run]\njob = x\n", moved, 1, "did you mean --set train.steps=200?");
+    expect_error("[run]\njob = x\n[data]\nsteps = 200\n", NULL, 0, "did you mean 'steps' in [train]?");
     const char *badv[] = {"train.steps=9999"};
     expect_error("[run]\njob = x\n", badv, 1, "--set train.steps: train.steps = 9999 is out of range");
     const char *semi[] = {"data.path=a ;b"};

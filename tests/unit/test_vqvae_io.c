@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoints/manifest.h"
@@ -346,8 +347,15 @@ static void refuses_mismatches(void **state) {
     assert_int_equal(rename(from, to), 0);
     agir_err_clear(&e);
     assert_refused(agir_vq_tokenizer_load(to, 1, 0, NULL, &t, &e), &e, "wide/copy: not a checkpoint folder");
-    // Not a checkpoint at all.
+    // Not a checkpoint at all: a path that does not exist, a file, an empty folder.
     snprintf(sub, sizeof sub, "%s/empty", dir);
+    agir_err_clear(&e);
+    assert_refused(agir_vq_tokenizer_load(sub, 1, 0, NULL, &t, &e), &e, "empty: does not exist");
+    snprintf(sub, sizeof sub, "%s/wide/copy/manifest.json", dir);
+    agir_err_clear(&e);
+    assert_refused(agir_vq_tokenizer_load(sub, 1, 0, NULL, &t, &e), &e, "is a file, not a tokenizer folder");
+    snprintf(sub, sizeof sub, "%s/empty", dir);
+    assert_int_equal(mkdir(sub, 0777), 0);
     agir_err_clear(&e);
     assert_refused(agir_vq_tokenizer_load(sub, 1, 0, NULL, &t, &e), &e, "holds no checkpoint");
     saved_free(&s);
