@@ -24,8 +24,9 @@
 // matrix products, which lowers the fraction of peak).
 //
 // Peak and threads as bench_vq.c: best of 5 cblas_sgemm on peak_n² matrices; sgemm on OpenBLAS's
-// pool, element-wise loops on OpenMP's, never nested (run with OMP_WAIT_POLICY=passive
-// OPENBLAS_THREAD_TIMEOUT=4). Rates per wall second and per CPU second × threads.
+// pool, element-wise loops on OpenMP's, never nested; agir_thread_env() puts both pools' idle threads
+// to sleep (core/threads.h), so no environment variable is needed. Rates per wall second and per CPU
+// second × threads.
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>

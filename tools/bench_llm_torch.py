@@ -11,10 +11,15 @@ clip_grad_norm_(1.0); AdamW with two parameter groups. float32 on the CPU with O
 threads (default: every core). Also prefill (B prompts of T tokens, last-token logits) and 16
 decode steps through transformers' KV cache, as bench_llm does through infer/kv_cache.
 
-    /work/venv-llama/bin/python tools/bench_llm_torch.py [B=4] [T=256] [steps=3]
+    /work/venv-llama/bin/python tools/bench_llm_torch.py [B=4] [T=256] [steps=3] [fp32|bf16]
+
+bf16: the forward passes (training and generation) under torch.autocast("cpu", dtype=torch.bfloat16),
+PyTorch's best CPU setting where the CPU has AVX512-BF16 or AMX; weights, gradients and the optimizer
+stay float32.
 
 Needs torch, transformers and peft (not part of the build or of CI).
 """
+import contextlib
 import os
 import sys
 import time
@@ -30,6 +35,8 @@ DECODE_STEPS = 16
 
 def main():
     B, T, steps = (int(a) for a in (sys.argv[1:] + ["4", "256", "3"][len(sys.argv) - 1:])[:3])
+    bf16 = len(sys.argv) > 4 and sys.argv[4] == "bf16"
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     torch.manual_seed(0)
     v0 = 49152
@@ -61,14 +68,15 @@ def main():
     n_valid = int((labels != -100).sum())
     trainable = sum(p.numel() for p in lora_params)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, B {B}, T {T}, LoRA parameters {trainable}, "
-          f"new rows {new.numel()}")
+          f"new rows {new.numel()}, {'bf16 autocast' if bf16 else 'float32'}")
     times, cpus = [], []
     for s in range(steps + 1):
         t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
-        h = body(inputs_embeds=embed(tok)).last_hidden_state
-        logits = head(h)
-        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), reduction="sum") / n_valid
+        with autocast():
+            h = body(inputs_embeds=embed(tok)).last_hidden_state
+            logits = head(h)
+        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1), reduction="sum") / n_valid
         loss.backward()
         torch.nn.utils.clip_grad_norm_(lora_params + [new], 1.0)
         opt.step()
@@ -82,7 +90,7 @@ def main():
     print(f"training: best {min(times):.3f} s, mean {sum(times) / len(times):.3f} s: {n / min(times):.0f} tokens/s wall, "
           f"{n * th / min(cpus):.0f} tokens/s per CPU time x {th}")
 
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         best, best_cpu = 1e30, 1e30
         for _ in range(2):
             t0, c0 = time.perf_counter(), time.process_time()
