@@ -137,7 +137,7 @@ int agir_cmd_chat(int argc, char **argv, agir_err *e) {
         context = (unsigned long long)g.context;
     }
     chat c = {.g = &g};
-    if (!rc) rc = agir_infer_init(&c.s, &g.llm.model, g.adapter, 1, (int)context, e);
+    if (!rc) rc = agir_gen_infer_open(&g, &c.s, (int)context, e);
     if (!rc && g.system) rc = push(&c, "system", g.system, e);
     c.first = c.n;
     if (!rc) rc = loop(&c, e);

@@ -44,7 +44,7 @@ static int run(agir_gen_setup *g, const char *prompt, int raw, agir_err *e) {
     int positions = 0;
     int rc = fit(g, ids.n, raw, &positions, e);
     agir_infer s;
-    if (!rc) rc = agir_infer_init(&s, &g->llm.model, g->adapter, 1, positions, e);
+    if (!rc) rc = agir_gen_infer_open(g, &s, positions, e);
     char *text = NULL;
     if (!rc) {
         rc = agir_generate_text(&s, g->llm.tok, ids.id, (int)ids.n, &g->cfg, g->stop_str, g->n_stop_str, &text, NULL,

@@ -47,6 +47,10 @@ static int read_opts(agir_gen_setup *g, const agir_args *a, int max_tokens, agir
     if (g->system) AGIR_TRY(agir_gen_check_utf8("--system", g->system, e));
     for (int i = 0; i < g->n_stop_str; i++) AGIR_TRY(agir_gen_check_utf8("--stop", g->stop_str[i], e));
     g->stats = agir_args_get(a, "stats") != NULL;
+    const char *w = agir_args_get(a, "weights");
+    if (w && strcmp(w, "f32") && strcmp(w, "bf16"))
+        return AGIR_BAD(e, "--weights: '%s' is not a weight type (hint: f32 or bf16)", w);
+    g->w.wdt = w && !strcmp(w, "bf16") ? AGIR_BF16 : AGIR_F32;
     g->cfg = (agir_gen_cfg){.max_new = (int)max_new, .sample = sc, .seed = &g->seed, .stats = &g->st};
     return 0;
 }
@@ -129,6 +133,9 @@ int agir_gen_setup_open(agir_gen_setup *g, const agir_args *a, int max_tokens, a
     int rc = 0;
     if (adapter && !(rc = agir_adapter_load(adapter, &g->llm, &g->lora, e))) g->adapter = &g->lora;
     if (!rc) rc = agir_chat_template_pick(tname ? tname : "auto", g->llm.tok, g->llm.chat_jinja, &g->tp, e);
+    agir_ftype wdt = g->w.wdt;
+    if (!rc) rc = agir_ctx_open(&g->ctx, AGIR_DEV_CPU, e);
+    if (!rc) rc = agir_llama_weights_open(&g->w, &g->ctx, wdt, &g->llm.model, g->adapter, e);
     if (rc) {
         agir_gen_setup_close(g);
         return rc;
@@ -143,7 +150,13 @@ int agir_gen_setup_open(agir_gen_setup *g, const agir_args *a, int max_tokens, a
     return 0;
 }
 
+int agir_gen_infer_open(agir_gen_setup *g, agir_infer *s, int T_max, agir_err *e) {
+    return agir_infer_open(s, &g->w, 1, T_max, e);
+}
+
 void agir_gen_setup_close(agir_gen_setup *g) {
+    agir_llama_weights_close(&g->w);
+    agir_ctx_close(&g->ctx);
     if (g->adapter) agir_lora_free(&g->lora);
     if (g->loaded) agir_llm_free(&g->llm);
     g->adapter = NULL;

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "infer/generate.h"
+#include "infer/kv_cache.h"
 #include "models/llama_load.h"
 #include "models/lora.h"
 
@@ -24,10 +25,11 @@
     {"system", "TEXT", "a system turn before the user's"},                                                            \
     {"template", "NAME", "chat template: auto (the model's own; default), chatml, llama-3, llama-2, plain"},        \
     {"stop", "STR", "stop when the text contains STR, which is cut with what follows (repeatable)"},                \
+    {"weights", "f32|bf16", "store the model's weights as f32 (the default) or bf16: half the memory, widened on the fly"}, \
     {"stats", NULL, "print the prefill and decode speed on stderr"}
 #define AGIR_GEN_USAGE                                                                                             \
     "[--model M.gguf|HF_DIR] [--adapter A.safetensors] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] "              \
-    "[--system TEXT] [--template auto|chatml|llama-3|llama-2|plain] [--stop STR ...] [--stats]"
+    "[--system TEXT] [--template auto|chatml|llama-3|llama-2|plain] [--stop STR ...] [--weights f32|bf16] [--stats]"
 
 typedef struct agir_gen_setup {
     agir_llm llm;
@@ -44,6 +46,8 @@ typedef struct agir_gen_setup {
     int stats;           // --stats: print prefill and decode speed on stderr
     agir_gen_stats st;
     long long context;   // positions the model was trained for; 0 when the model does not say
+    agir_ctx ctx;        // the CPU
+    agir_llama_weights w;  // the model (and adapter) placed on it as --weights says
     agir_log log;        // progress of long prefills on stderr
     agir_progress bar;
     int bar_on;
@@ -55,6 +59,9 @@ typedef struct agir_gen_setup {
 // show their progress on stderr. max_tokens: the default of --max-tokens.
 int agir_gen_setup_open(agir_gen_setup *g, const agir_args *a, int max_tokens, agir_err *e);
 void agir_gen_setup_close(agir_gen_setup *g);
+
+// A KV-cached generator of one sequence of up to T_max positions over the placed model.
+int agir_gen_infer_open(agir_gen_setup *g, agir_infer *s, int T_max, agir_err *e);
 
 // Refuses text that is not valid UTF-8, naming the byte offset in the text as the user gave it
 // (what: "prompt", "--system", ...).

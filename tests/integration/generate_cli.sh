@@ -56,6 +56,8 @@ fi
 export AGIR_MODEL=$model
 
 expect_bad generate --adapter "$tmp/missing.safetensors" hi
+expect_bad generate --weights f16 hi
+grep -q "is not a weight type (hint: f32 or bf16)" "$tmp/err" || fail "--weights f16: $(cat "$tmp/err")"
 
 # run NAME ARGS...: stdout to $tmp/NAME.out, stderr to $tmp/NAME.err; exit 0 required.
 run() {
@@ -74,6 +76,11 @@ run raw generate --raw --max-tokens 4 "The capital of France is"
 grep -q Paris "$tmp/raw.out" || fail "raw completion lacks Paris: $(cat "$tmp/raw.out")"
 grep -q "capital" "$tmp/raw.out" && fail "raw completion restates the prompt: $(cat "$tmp/raw.out")"
 echo "ok: raw: $(head -1 "$tmp/raw.out")"
+
+# bf16 weights (half the memory, widened on the fly) still know the answer.
+run raw16 generate --raw --weights bf16 --max-tokens 4 "The capital of France is"
+grep -q Paris "$tmp/raw16.out" || fail "--weights bf16 completion lacks Paris: $(cat "$tmp/raw16.out")"
+echo "ok: raw, bf16 weights: $(head -1 "$tmp/raw16.out")"
 
 run stop generate --max-tokens 16 --stop Paris "What is the capital of France?"
 grep -q Paris "$tmp/stop.out" && fail "--stop Paris left Paris in: $(cat "$tmp/stop.out")"
