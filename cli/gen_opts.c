@@ -136,6 +136,7 @@ int agir_gen_setup_open(agir_gen_setup *g, const agir_args *a, int max_tokens, a
     agir_ftype wdt = g->w.wdt;
     if (!rc) rc = agir_ctx_open(&g->ctx, AGIR_DEV_CPU, e);
     if (!rc) rc = agir_llama_weights_open(&g->w, &g->ctx, wdt, &g->llm.model, g->adapter, e);
+    if (!rc && wdt == AGIR_BF16) rc = agir_llama_drop_frozen(&g->llm.model, e);  // keep the bf16 copy only
     if (rc) {
         agir_gen_setup_close(g);
         return rc;

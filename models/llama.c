@@ -263,9 +263,30 @@ static int upload_frozen(agir_llama_weights *w, agir_err *e) {
     return 0;
 }
 
+int agir_llama_drop_frozen(agir_llama *m, agir_err *e) {
+    if (!m->embed) return 0;
+    size_t half = (size_t)m->cfg.head_dim / 2, rows = n_new_values(m), tied = m->cfg.tied;
+    size_t n = half + rows * (tied ? 1 : 2);
+    float *keep = malloc(n * sizeof *keep);
+    if (!keep) return AGIR_BUG(e, "out of memory keeping %zu values of the model", n);
+    memcpy(keep, m->inv_freq, half * sizeof *keep);
+    memcpy(keep + half, m->new_embed, rows * sizeof *keep);
+    if (!tied) memcpy(keep + half + rows, m->new_head, rows * sizeof *keep);
+    free(m->mem);
+    memset(m->layers, 0, (size_t)m->cfg.n_layer * sizeof *m->layers);
+    m->mem = keep;
+    m->n_floats = n;
+    m->inv_freq = keep;
+    m->new_embed = keep + half;
+    m->new_head = tied ? m->new_embed : m->new_embed + rows;
+    m->embed = m->head = m->norm = NULL;
+    return 0;
+}
+
 int agir_llama_weights_open(agir_llama_weights *w, const agir_ctx *c, agir_ftype wdt, const agir_llama *m,
                             const agir_lora *lora, agir_err *e) {
     memset(w, 0, sizeof *w);
+    if (!m->embed) return AGIR_BUG(e, "llama: placing a model whose frozen weights were dropped");
     if (c->dev == AGIR_DEV_CUDA && wdt != AGIR_BF16)
         return AGIR_BAD(e, "weights = %s on CUDA (hint: the CUDA kernels read bf16 weights; use bf16)",
                         agir_ftype_name(wdt));

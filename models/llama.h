@@ -125,6 +125,12 @@ typedef struct agir_llama_weights {
 int agir_llama_weights_open(agir_llama_weights *w, const agir_ctx *c, agir_ftype wdt, const agir_llama *m,
                             const agir_lora *lora, agir_err *e);
 void agir_llama_weights_close(agir_llama_weights *w);  // safe on a zeroed or closed one
+// Frees the host copies of m's frozen weights once a placement holds its own (bf16 on the CPU, or
+// any CUDA placement), so they are not kept twice: what stays is the config, inv_freq and the new
+// rows (the trainable masters on the CPU). m's frozen pointers become NULL; placements opened before
+// keep working, new ones are refused.
+int agir_llama_drop_frozen(agir_llama *m, agir_err *e);
+
 // Copies the host's LoRA parameters and new rows into the masters and compute copies again (after
 // the host values changed, e.g. on resume). Nothing to do where they alias.
 int agir_llama_weights_upload_trainable(agir_llama_weights *w, agir_err *e);
