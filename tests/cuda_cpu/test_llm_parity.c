@@ -285,7 +285,9 @@ static void xent(ctx *c, int V, int in_place) {
     agir_cpu_softmax_xent(grad, logits.f, labels, N, V, scale);
     double loss;
     die_if(agir_op_softmax_xent(&c->t.cuda, d_grad, logits.d, d_labels, N, V, scale, d_ws, &loss, &e), &e);
-    parity_check(&c->t, (float)loss == *down_f(c, d_loss, 1), "xent: the op's loss is its workspace's sum");
+    float *sum = down_f(c, d_loss, 1);
+    parity_check(&c->t, (float)loss == *sum, "xent: the op's loss is its workspace's sum");
+    free(sum);
     // Per row: log Σ exp in fp32 over V terms (relative error ~1e-6 of the log-sum) times scale.
     expect(c, "xent per-token losses", down_f(c, d_losses, N), row_loss, N, 1e-6 * scale, 1e-5);
     expect(c, "xent loss", down_f(c, d_loss, 1), &total, 1, 1e-6, 1e-5);
