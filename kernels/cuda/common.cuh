@@ -8,7 +8,9 @@
 #define AGIR_KERNELS_CUDA_COMMON_CUH
 
 #ifdef AGIR_CUDA_CPU
-#include "cuda_cpu.h"  // the test build puts its directory on the include path; must precede every CUDA header (it redefines __shared__)
+// The CPU runtime's build puts tests/cuda_cpu/ on the include path. It must precede every CUDA header
+// (it redefines __shared__).
+#include "cuda_cpu.h"
 #endif
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -32,23 +34,21 @@ static inline int agir_cuda_fail(agir_err *e, const char *file, int line, const 
     return agir_errf_at(e, file, line, "%s: %s", call, what);
 }
 
-// Library code never exits: each check returns the error code from the enclosing function.
-#define CUDA_CHECK(e, call)                                                                        \
-    do {                                                                                           \
-        cudaError_t agir_cu_st_ = (call);                                                          \
-        if (agir_cu_st_ != cudaSuccess)                                                            \
-            return agir_cuda_fail((e), __FILE__, __LINE__, #call, cudaGetErrorString(agir_cu_st_), \
-                                  agir_cu_st_ == cudaErrorMemoryAllocation);                       \
+// Library code never exits: each check returns the error code from the enclosing function. A
+// library's status type T, its success value, its status-to-string function and its out-of-memory
+// status make one check.
+#define AGIR_STATUS_CHECK(e, T, call, ok, name, oom)                                                             \
+    do {                                                                                                      \
+        T agir_st_ = (call);                                                                                  \
+        if (agir_st_ != (ok))                                                                                 \
+            return agir_cuda_fail((e), __FILE__, __LINE__, #call, name(agir_st_), agir_st_ == (oom));        \
     } while (0)
-
+#define CUDA_CHECK(e, call) \
+    AGIR_STATUS_CHECK(e, cudaError_t, call, cudaSuccess, cudaGetErrorString, cudaErrorMemoryAllocation)
 // cuBLAS statuses (include <cublas_v2.h> where used). NCCL_CHECK joins these when NCCL arrives.
-#define CUBLAS_CHECK(e, call)                                                                         \
-    do {                                                                                              \
-        cublasStatus_t agir_cb_st_ = (call);                                                          \
-        if (agir_cb_st_ != CUBLAS_STATUS_SUCCESS)                                                     \
-            return agir_cuda_fail((e), __FILE__, __LINE__, #call, cublasGetStatusString(agir_cb_st_), \
-                                  agir_cb_st_ == CUBLAS_STATUS_ALLOC_FAILED);                         \
-    } while (0)
+#define CUBLAS_CHECK(e, call)                                                                      \
+    AGIR_STATUS_CHECK(e, cublasStatus_t, call, CUBLAS_STATUS_SUCCESS, cublasGetStatusString, \
+                      CUBLAS_STATUS_ALLOC_FAILED)
 
 // The one way to launch a kernel: AGIR_LAUNCH(e, kernel, grid, block, smem_bytes, stream, args...).
 // Parenthesise template kernels: AGIR_LAUNCH(e, (k<float>), ...). The launch status is checked at
