@@ -123,3 +123,9 @@ void agir_opts_print(const agir_opt *opts, FILE *out) {
             fprintf(out, "  %-24s  %s\n", left, o->help);
     }
 }
+
+int agir_args_command(const char *cmd, int argc, char **argv, const agir_opt *opts, int min, int max,
+                      const char *usage, agir_args *a, agir_err *e) {
+    AGIR_TRY(agir_args_parse(cmd, argc, argv, opts, a, e));
+    return agir_args_need(a, min, max, usage, e);
+}

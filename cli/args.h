@@ -52,4 +52,8 @@ int agir_args_uint(const agir_args *a, const char *name, unsigned long long min,
 // Checks the number of positionals, with a usage hint on failure.
 int agir_args_need(const agir_args *a, int min, int max, const char *usage, agir_err *e);
 
+// What most commands start with: agir_args_parse, then agir_args_need(min, max, usage).
+int agir_args_command(const char *cmd, int argc, char **argv, const agir_opt *opts, int min, int max,
+                      const char *usage, agir_args *a, agir_err *e);
+
 #endif

@@ -123,8 +123,7 @@ static int loop(chat *c, agir_err *e) {
 
 int agir_cmd_chat(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("chat", argc, argv, agir_opts_chat, &a, e));
-    AGIR_TRY(agir_args_need(&a, 0, 0, CHAT_USAGE, e));
+    AGIR_TRY(agir_args_command("chat", argc, argv, agir_opts_chat, 0, 0, CHAT_USAGE, &a, e));
     unsigned long long context = 2048;
     AGIR_TRY(agir_args_uint(&a, "context", 16, 1 << 20, &context, e));
     agir_gen_setup g;

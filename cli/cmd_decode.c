@@ -69,8 +69,7 @@ static int run(const agir_vq_tokenizer *t, const agir_tokens *tk, const char *in
 
 int agir_cmd_decode(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("decode", argc, argv, agir_opts_decode, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, DECODE_USAGE, e));
+    AGIR_TRY(agir_args_command("decode", argc, argv, agir_opts_decode, 1, 1, DECODE_USAGE, &a, e));
     const char *model = agir_args_get(&a, "model"), *out = agir_args_get(&a, "out"), *seq = agir_args_get(&a, "seq");
     if (a.nsets || !model || !*model || !out || !*out || (seq && !*seq))
         return AGIR_BAD(e, "agir decode: needs --model and --out, takes no --set (hint: usage: agir decode %s)",

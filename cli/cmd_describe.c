@@ -121,8 +121,7 @@ static int run(agir_gait *g, const describe_opts *o, const agir_log *log, agir_e
 
 int agir_cmd_describe(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("describe", argc, argv, agir_opts_describe, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, DESCRIBE_USAGE, e));
+    AGIR_TRY(agir_args_command("describe", argc, argv, agir_opts_describe, 1, 1, DESCRIBE_USAGE, &a, e));
     if (a.nsets) return AGIR_BAD(e, "agir describe: takes no --set (hint: usage: agir describe %s)", DESCRIBE_USAGE);
     describe_opts o = {.data = a.pos[0], .out = agir_args_get(&a, "out")};
     o.overwrite = agir_args_get(&a, "overwrite-text") != NULL;

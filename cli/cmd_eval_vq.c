@@ -137,8 +137,7 @@ static int run(const agir_vq_tokenizer *t, const agir_gait *g, const agir_args *
 
 int agir_cmd_eval_vq(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("eval-vq", argc, argv, agir_opts_eval_vq, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, EVAL_VQ_USAGE, e));
+    AGIR_TRY(agir_args_command("eval-vq", argc, argv, agir_opts_eval_vq, 1, 1, EVAL_VQ_USAGE, &a, e));
     const char *model = agir_args_get(&a, "model"), *json = agir_args_get(&a, "json");
     if (a.nsets || !model || !*model || (json && !*json))
         return AGIR_BAD(e, "agir eval-vq: needs --model, takes no --set (hint: usage: agir eval-vq %s)", EVAL_VQ_USAGE);

@@ -89,8 +89,7 @@ static int run(const agir_gait *g, const char *csv, const char *jsonl, int skip,
 
 int agir_cmd_features(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("features", argc, argv, agir_opts_features, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, FEATURES_USAGE, e));
+    AGIR_TRY(agir_args_command("features", argc, argv, agir_opts_features, 1, 1, FEATURES_USAGE, &a, e));
     if (a.nsets) return AGIR_BAD(e, "agir features: takes no --set (hint: usage: agir features %s)", FEATURES_USAGE);
     const char *data = a.pos[0], *dir = agir_args_get(&a, "out");
     if (dir && !*dir) return AGIR_BAD(e, "agir features: --out needs a folder");

@@ -63,8 +63,7 @@ static int run(agir_gen_setup *g, const char *prompt, int raw, agir_err *e) {
 
 int agir_cmd_generate(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("generate", argc, argv, agir_opts_generate, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, GEN_USAGE, e));
+    AGIR_TRY(agir_args_command("generate", argc, argv, agir_opts_generate, 1, 1, GEN_USAGE, &a, e));
     AGIR_TRY(agir_gen_check_utf8("prompt", a.pos[0], e));
     agir_gen_setup g;
     AGIR_TRY(agir_gen_setup_open(&g, &a, 128, e));

@@ -18,8 +18,7 @@ const agir_opt agir_opts_gguf_info[] = {
 
 int agir_cmd_gguf_info(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("gguf-info", argc, argv, agir_opts_gguf_info, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, GGUF_INFO_USAGE, e));
+    AGIR_TRY(agir_args_command("gguf-info", argc, argv, agir_opts_gguf_info, 1, 1, GGUF_INFO_USAGE, &a, e));
     agir_gguf g;
     AGIR_TRY(agir_gguf_open(a.pos[0], &g, e));
     int rc = agir_gguf_check_values(&g, SCRATCH_FLOATS, e);

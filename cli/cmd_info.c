@@ -285,8 +285,7 @@ const agir_opt agir_opts_info[] = {
 
 int agir_cmd_info(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("info", argc, argv, agir_opts_info, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, INFO_USAGE, e));
+    AGIR_TRY(agir_args_command("info", argc, argv, agir_opts_info, 1, 1, INFO_USAGE, &a, e));
     const char *path = a.pos[0];
     // Peeking opens the file as every reader does and checks the root's attribute messages, so
     // its failures are the gait reader's own (not HDF5, truncated, no format attribute) or ones

@@ -12,8 +12,7 @@ const agir_opt agir_opts_inspect[] = {AGIR_OPTS_END};
 
 int agir_cmd_inspect(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("inspect", argc, argv, agir_opts_inspect, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, INSPECT_USAGE, e));
+    AGIR_TRY(agir_args_command("inspect", argc, argv, agir_opts_inspect, 1, 1, INSPECT_USAGE, &a, e));
     agir_st_file f;
     AGIR_TRY(agir_st_open(a.pos[0], &f, e));
     size_t data = 0;

@@ -31,8 +31,7 @@ const agir_opt agir_opts_model_info[] = {
 
 int agir_cmd_model_info(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("model-info", argc, argv, agir_opts_model_info, &a, e));
-    AGIR_TRY(agir_args_need(&a, 0, 1, MODEL_INFO_USAGE, e));
+    AGIR_TRY(agir_args_command("model-info", argc, argv, agir_opts_model_info, 0, 1, MODEL_INFO_USAGE, &a, e));
     unsigned long long k = 0;
     AGIR_TRY(agir_args_uint(&a, "motion", 1, 65536, &k, e));
     const char *path = a.npos ? a.pos[0] : NULL;

@@ -81,8 +81,7 @@ static int plot_features(const agir_args *a, const agir_gait *g, const char *dat
 
 int agir_cmd_plot(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("plot", argc, argv, agir_opts_plot, &a, e));
-    AGIR_TRY(agir_args_need(&a, 2, 2, PLOT_USAGE, e));
+    AGIR_TRY(agir_args_command("plot", argc, argv, agir_opts_plot, 2, 2, PLOT_USAGE, &a, e));
     static const char *const kinds[] = {"skeleton", "features"};
     const char *kind = a.pos[0], *data = a.pos[1];
     int which = -1;

@@ -60,8 +60,8 @@ const agir_opt agir_opts_synth[] = {
 
 int agir_cmd_synth(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("synth", argc, argv, agir_opts_synth, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, "CONFIG [--set section.key=value ...] [--force]", e));
+    AGIR_TRY(agir_args_command("synth", argc, argv, agir_opts_synth, 1, 1,
+                               "CONFIG [--set section.key=value ...] [--force]", &a, e));
     char job[64];
     AGIR_TRY(agir_job_expect(a.pos[0], "synth", job, sizeof job, e));
     agir_run run;

@@ -51,8 +51,7 @@ static int run(const agir_vq_tokenizer *t, const agir_gait *g, const agir_args *
 
 int agir_cmd_tokenize(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("tokenize", argc, argv, agir_opts_tokenize, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, TOKENIZE_USAGE, e));
+    AGIR_TRY(agir_args_command("tokenize", argc, argv, agir_opts_tokenize, 1, 1, TOKENIZE_USAGE, &a, e));
     const char *model = agir_args_get(&a, "model"), *out = agir_args_get(&a, "out");
     if (a.nsets || !model || !*model || !out || !*out)
         return AGIR_BAD(e, "agir tokenize: needs --model and --out, takes no --set (hint: usage: agir tokenize %s)",

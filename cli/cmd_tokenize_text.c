@@ -153,8 +153,7 @@ const agir_opt agir_opts_tokenizer[] = {
 
 int agir_cmd_tokenizer(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("tokenizer", argc, argv, agir_opts_tokenizer, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, TOK_USAGE, e));
+    AGIR_TRY(agir_args_command("tokenizer", argc, argv, agir_opts_tokenizer, 1, 1, TOK_USAGE, &a, e));
     unsigned long long k = 0;
     AGIR_TRY(agir_args_uint(&a, "motion", 1, 65536, &k, e));
     agir_tok *t;

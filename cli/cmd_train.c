@@ -39,8 +39,7 @@ static int train_vqvae(agir_run *run, const agir_args *a, agir_err *e) {
 
 int agir_cmd_train(int argc, char **argv, agir_err *e) {
     agir_args a;
-    AGIR_TRY(agir_args_parse("train", argc, argv, agir_opts_train, &a, e));
-    AGIR_TRY(agir_args_need(&a, 1, 1, USAGE, e));
+    AGIR_TRY(agir_args_command("train", argc, argv, agir_opts_train, 1, 1, USAGE, &a, e));
     if (agir_args_get(&a, "fresh") && agir_args_get(&a, "resume"))
         return AGIR_BAD(e, "train: --fresh and --resume contradict each other (hint: give one of them, or neither to "
                         "resume when a checkpoint exists)");
