@@ -191,29 +191,25 @@ static void host_trainables(const agir_lora *lora, const agir_llama *m, float *h
     host[2] = m->cfg.tied ? NULL : m->new_head;
 }
 
-// Their compute copies on the context (in wdt) and their masters.
-static void placed_trainables(const agir_llama_weights *w, void *copy[3], float *master[3], size_t n[3]) {
-    size_t es = agir_ftype_size(w->wdt), off = (size_t)w->m->v0 * w->m->cfg.dim * es;
-    copy[0] = w->lora_w;
-    copy[1] = (char *)w->embed + off;
-    copy[2] = w->m->cfg.tied ? NULL : (char *)w->head + off;
-    master[0] = w->lora_master, master[1] = w->embed_master, master[2] = w->head_master;
-    n[0] = w->lora ? w->lora->n_params : 0;
-    n[1] = n_new_values(w->m);
-    n[2] = w->m->cfg.tied ? 0 : n[1];
+void agir_llama_trainables(const agir_llama_weights *w, agir_llama_trainable t[3]) {
+    size_t es = agir_ftype_size(w->wdt), off = (size_t)w->m->v0 * w->m->cfg.dim * es, rows = n_new_values(w->m);
+    int tied = w->m->cfg.tied;
+    t[0] = (agir_llama_trainable){w->lora_master, w->lora_w, w->lora ? w->lora->n_params : 0};
+    t[1] = (agir_llama_trainable){w->embed_master, (char *)w->embed + off, rows};
+    t[2] = (agir_llama_trainable){w->head_master, tied ? NULL : (char *)w->head + off, tied ? 0 : rows};
 }
 
 int agir_llama_weights_upload_trainable(agir_llama_weights *w, agir_err *e) {
     if (agir_llama_weights_aliased(w)) return 0;
-    float *host[3], *master[3];
-    void *copy[3];
-    size_t n[3];
+    float *host[3];
+    agir_llama_trainable t[3];
     host_trainables(w->lora, w->m, host);
-    placed_trainables(w, copy, master, n);
+    agir_llama_trainables(w, t);
     for (int i = 0; i < 3; i++) {
-        if (!n[i]) continue;
-        if (master[i] != host[i]) AGIR_TRY(agir_dev_upload(w->ctx, master[i], host[i], n[i] * sizeof(float), e));
-        AGIR_TRY(agir_dev_upload_as(w->ctx, copy[i], w->wdt, host[i], n[i], e));
+        if (!t[i].n) continue;
+        if (t[i].master != host[i])
+            AGIR_TRY(agir_dev_upload(w->ctx, t[i].master, host[i], t[i].n * sizeof(float), e));
+        AGIR_TRY(agir_dev_upload_as(w->ctx, t[i].copy, w->wdt, host[i], t[i].n, e));
     }
     return 0;
 }
@@ -222,14 +218,13 @@ int agir_llama_weights_download_trainable(const agir_llama_weights *w, agir_lora
     if ((lora ? lora->n_params : 0) != (w->lora ? w->lora->n_params : 0) || m->cfg.vocab != w->m->cfg.vocab ||
         m->v0 != w->m->v0 || m->cfg.dim != w->m->cfg.dim || m->cfg.tied != w->m->cfg.tied)
         return AGIR_BUG(e, "llama: download into a model or adapter of other shapes");
-    float *host[3], *master[3];
-    void *copy[3];
-    size_t n[3];
+    float *host[3];
+    agir_llama_trainable t[3];
     host_trainables(lora, m, host);
-    placed_trainables(w, copy, master, n);
+    agir_llama_trainables(w, t);
     for (int i = 0; i < 3; i++)
-        if (n[i] && master[i] != host[i])
-            AGIR_TRY(agir_dev_download(w->ctx, host[i], master[i], n[i] * sizeof(float), e));
+        if (t[i].n && t[i].master != host[i])
+            AGIR_TRY(agir_dev_download(w->ctx, host[i], t[i].master, t[i].n * sizeof(float), e));
     return 0;
 }
 

@@ -139,6 +139,16 @@ int agir_llama_weights_download_trainable(const agir_llama_weights *w, agir_lora
 // Whether the compute copies are the masters themselves (fp32 weights on the CPU).
 int agir_llama_weights_aliased(const agir_llama_weights *w);
 
+// The trainable tensors of a placement, in the order of agir_llama_grads: [0] every LoRA A and B,
+// [1] the new embedding rows, [2] the new head rows. n = 0 for a tensor that is absent (no adapter,
+// tied head). copy == master when the placement aliases.
+typedef struct agir_llama_trainable {
+    float *master;  // (n) f32
+    void *copy;     // (n) in the placement's wdt
+    size_t n;
+} agir_llama_trainable;
+void agir_llama_trainables(const agir_llama_weights *w, agir_llama_trainable t[3]);
+
 // Gradients of the trainable tensors, fp32 on the weights' context, one block in the order
 // [lora | new_embed | new_head] so that clipping and the data-parallel sum see one buffer.
 typedef struct agir_llama_grads {

@@ -78,23 +78,12 @@ int agir_llm_step_micro(agir_llm_trainer *t, agir_llama_acts *a, const int32_t *
     return 0;
 }
 
-// One tensor of a parameter group: fp32 master, compute copy in the weights' dtype (== master when
-// they alias), gradient, moments, and the group's hyper-parameters.
-typedef struct group {
-    float *master;
-    void *copy;
-    float *grad, *m, *v;
-    size_t n;
-    float lr, wd;
-} group;
-
 int agir_llm_step_apply(agir_llm_trainer *t, agir_llm_step_stats *st, agir_err *e) {
     if (t->n_valid < 1) return AGIR_BUG(e, "agir_llm_step_apply without agir_llm_step_begin");
     memset(st, 0, sizeof *st);
     st->loss = t->loss;
     t->n_valid = 0;
     agir_llama_weights *w = t->w;
-    const agir_llama *m = w->m;
     size_t nl = t->g.n_lora, nr = t->g.n_rows;
     // Reduce point 2: the gradients of all ranks summed (each is already divided by the global count).
     if (t->reduce.sum_f32) AGIR_TRY(t->reduce.sum_f32(t->reduce.ctx, t->g.mem, t->g.n, e));
@@ -111,24 +100,23 @@ int agir_llm_step_apply(agir_llm_trainer *t, agir_llm_step_stats *st, agir_err *
     st->clip_scale = (float)agir_clip_scale(st->grad_norm, t->cfg.clip);
     // Moments: [m, v] of the LoRA group, then [m, v] of the rows group, each laid out like the
     // gradients (new_embed, then new_head when untied).
-    size_t per = (size_t)(m->cfg.vocab - m->v0) * m->cfg.dim, es = agir_ftype_size(w->wdt);
-    size_t off = (size_t)m->v0 * m->cfg.dim * es;
-    float *mr = t->mom + 2 * nl;
-    group gs[3] = {
-        {w->lora_master, w->lora_w, t->g.lora, t->mom, t->mom + nl, nl, t->cfg.lr_lora, t->cfg.wd_lora},
-        {w->embed_master, (char *)w->embed + off, t->g.new_embed, mr, mr + nr, per, t->cfg.lr_rows, t->cfg.wd_rows},
-        {w->head_master, (char *)w->head + off, t->g.new_head, mr + per, mr + nr + per, m->cfg.tied ? 0 : per,
-         t->cfg.lr_rows, t->cfg.wd_rows},
-    };
+    agir_llama_trainable tt[3];
+    agir_llama_trainables(w, tt);
+    float *grad[3] = {t->g.lora, t->g.new_embed, t->g.new_head};
+    float *mom[3] = {t->mom, t->mom + 2 * nl, t->mom + 2 * nl + tt[1].n};
+    size_t group_n[3] = {nl, nr, nr};  // m and v of a group are its size apart
     t->step++;
     for (int i = 0; i < 3; i++) {
-        agir_adamw_hp hp = {.lr = gs[i].lr, .beta1 = t->cfg.beta1, .beta2 = t->cfg.beta2, .eps = t->cfg.eps,
-                            .weight_decay = gs[i].wd, .grad_scale = st->clip_scale, .step = t->step};
+        int rows = i > 0;
+        agir_adamw_hp hp = {.lr = rows ? t->cfg.lr_rows : t->cfg.lr_lora, .beta1 = t->cfg.beta1,
+                            .beta2 = t->cfg.beta2, .eps = t->cfg.eps,
+                            .weight_decay = rows ? t->cfg.wd_rows : t->cfg.wd_lora, .grad_scale = st->clip_scale,
+                            .step = t->step};
+        float *m = mom[i], *v = mom[i] + group_n[i];
         if (agir_llama_weights_aliased(w))
-            AGIR_TRY(agir_op_adamw(w->ctx, gs[i].master, gs[i].grad, gs[i].m, gs[i].v, gs[i].n, &hp, e));
+            AGIR_TRY(agir_op_adamw(w->ctx, tt[i].master, grad[i], m, v, tt[i].n, &hp, e));
         else  // the bf16 copy the passes read is refreshed by the same op
-            AGIR_TRY(agir_op_adamw_bf16(w->ctx, gs[i].master, gs[i].copy, gs[i].grad, gs[i].m, gs[i].v, gs[i].n, &hp,
-                                        e));
+            AGIR_TRY(agir_op_adamw_bf16(w->ctx, tt[i].master, tt[i].copy, grad[i], m, v, tt[i].n, &hp, e));
     }
     return 0;
 }
