@@ -28,12 +28,9 @@ static const agir_ctx *ctx_of(const agir_infer *s) { return s->w->ctx; }
 static size_t act_size(const agir_infer *s) { return agir_ftype_size(agir_act_ftype(ctx_of(s))); }
 static void *at(const void *p, size_t n, size_t es) { return (char *)p + n * es; }
 
-int agir_infer_open(agir_infer *s, const agir_llama_weights *w, int B, int T_max, agir_err *e) {
-    memset(s, 0, sizeof *s);
+// The cache and its bookkeeping over w; on failure s is freed (its own placement included).
+static int open_on(agir_infer *s, const agir_llama_weights *w, int B, int T_max, agir_err *e) {
     const agir_llama_config *c = &w->m->cfg;
-    if (B < 1 || B > MAX_B) return AGIR_BAD(e, "generation: batch of %d sequences (hint: 1 to %d)", B, MAX_B);
-    if (T_max < 1 || T_max > MAX_T)
-        return AGIR_BAD(e, "generation: context of %d positions (hint: 1 to %d)", T_max, MAX_T);
     s->m = w->m;
     s->w = w;
     agir_kv_cache *kv = &s->kv;
@@ -56,22 +53,30 @@ int agir_infer_open(agir_infer *s, const agir_llama_weights *w, int B, int T_max
     return 0;
 }
 
+static int check_sizes(int B, int T_max, agir_err *e) {
+    if (B < 1 || B > MAX_B) return AGIR_BAD(e, "generation: batch of %d sequences (hint: 1 to %d)", B, MAX_B);
+    if (T_max < 1 || T_max > MAX_T)
+        return AGIR_BAD(e, "generation: context of %d positions (hint: 1 to %d)", T_max, MAX_T);
+    return 0;
+}
+
+int agir_infer_open(agir_infer *s, const agir_llama_weights *w, int B, int T_max, agir_err *e) {
+    memset(s, 0, sizeof *s);
+    AGIR_TRY(check_sizes(B, T_max, e));
+    return open_on(s, w, B, T_max, e);
+}
+
 int agir_infer_init(agir_infer *s, const agir_llama *m, const agir_lora *lora, int B, int T_max, agir_err *e) {
     memset(s, 0, sizeof *s);
-    agir_ctx cpu;
-    agir_llama_weights w;
-    AGIR_TRY(agir_ctx_open(&cpu, AGIR_DEV_CPU, e));
-    AGIR_TRY(agir_llama_weights_open(&w, &cpu, AGIR_F32, m, lora, e));  // aliases m and lora: no copy
-    int rc = agir_infer_open(s, &w, B, T_max, e);
+    AGIR_TRY(check_sizes(B, T_max, e));
+    AGIR_TRY(agir_ctx_open(&s->own_ctx, AGIR_DEV_CPU, e));
+    // fp32 on the CPU aliases m and lora: no copy
+    int rc = agir_llama_weights_open(&s->own_w, &s->own_ctx, AGIR_F32, m, lora, e);
     if (rc) {
-        agir_llama_weights_close(&w);
+        agir_infer_free(s);
         return rc;
     }
-    s->own_ctx = cpu;
-    s->own_w = w;
-    s->own_w.ctx = &s->own_ctx;
-    s->w = &s->own_w;
-    return 0;
+    return open_on(s, &s->own_w, B, T_max, e);
 }
 
 void agir_infer_free(agir_infer *s) {
@@ -84,7 +89,7 @@ void agir_infer_free(agir_infer *s) {
     free(s->kv.tok);
     free(s->pos);
     free(s->tab);
-    if (s->own_w.m) agir_llama_weights_close(&s->own_w);
+    agir_llama_weights_close(&s->own_w);  // a no-op unless agir_infer_init placed it
     agir_ctx_close(&s->own_ctx);
     memset(s, 0, sizeof *s);
 }
