@@ -167,18 +167,20 @@ static int split_path(const char *path, char *dir, size_t dirsz, const char **ba
     return AGIR_OK;
 }
 
-static int tmp_sibling(const char *path, char *tmp, size_t tmpsz, char *dir, size_t dirsz, agir_err *e) {
-    const char *base = NULL;
-    AGIR_TRY(split_path(path, dir, dirsz, &base, e));
-    int k = snprintf(tmp, tmpsz, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
+// tmp = "DIR/.BASE.tmp.PID" for path = DIR/BASE; *base points into path.
+static int tmp_sibling(const char *path, char *tmp, size_t tmpsz, char *dir, size_t dirsz, const char **base,
+                       agir_err *e) {
+    AGIR_TRY(split_path(path, dir, dirsz, base, e));
+    int k = snprintf(tmp, tmpsz, "%s/.%s.tmp.%ld", dir, *base, (long)getpid());
     if (k < 0 || (size_t)k >= tmpsz) return AGIR_BAD(e, "%s: path too long", path);
-    remove_stale(dir, base);
     return AGIR_OK;
 }
 
 int agir_atomic_tmpname(const char *path, char *tmp, size_t tmpsz, agir_err *e) {
     char dir[4096];
-    AGIR_TRY(tmp_sibling(path, tmp, tmpsz, dir, sizeof dir, e));
+    const char *base;
+    AGIR_TRY(tmp_sibling(path, tmp, tmpsz, dir, sizeof dir, &base, e));
+    remove_stale(dir, base);  // once per write, here (agir_output_check's probe needs no scan)
     live_add(tmp);
     return AGIR_OK;
 }
@@ -367,7 +369,8 @@ int agir_output_check(const char *out, const char *const *inputs, int n_inputs, 
                         out);
     // Can a file be created there? The same temporary name the write will use, created and removed.
     char tmp[4096], dir[4096];
-    AGIR_TRY(tmp_sibling(out, tmp, sizeof tmp, dir, sizeof dir, e));
+    const char *base;
+    AGIR_TRY(tmp_sibling(out, tmp, sizeof tmp, dir, sizeof dir, &base, e));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST) {
         char what[4200];
