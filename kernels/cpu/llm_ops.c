@@ -17,17 +17,20 @@ static void widen(float *dst, const agir_bf16 *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = agir_bf16_to_f32(src[i]);
 }
 
-// The f32 view of a small bf16 weight (a norm or a bias): *tmp holds the widened copy to free.
-static const float *as_f32(const void *w, agir_ftype wdt, size_t n, float **tmp, agir_err *e) {
+static int widen_oom(size_t n, agir_err *e) {
+    return AGIR_BAD(e, "out of memory widening %zu bf16 weights (hint: use f32 weights)", n);
+}
+
+// *out = the f32 view of a small weight w: (n) (a norm or a bias; NULL stays NULL). A bf16 one is
+// widened into *tmp, which the caller frees.
+static int as_f32(const void *w, agir_ftype wdt, size_t n, const float **out, float **tmp, agir_err *e) {
     *tmp = NULL;
-    if (!w || wdt == AGIR_F32) return w;
-    *tmp = malloc(n * sizeof(float));
-    if (!*tmp) {
-        AGIR_BAD(e, "out of memory widening %zu bf16 weights (hint: use f32 weights)", n);
-        return NULL;
-    }
+    *out = w;
+    if (!w || wdt == AGIR_F32) return AGIR_OK;
+    if (!(*tmp = malloc(n * sizeof(float)))) return widen_oom(n, e);
     widen(*tmp, w, n);
-    return *tmp;
+    *out = *tmp;
+    return AGIR_OK;
 }
 
 static void linear_f32(float *y, int ldy, const float *x, const float *W, const float *b, int N, int C, int OC,
@@ -46,11 +49,12 @@ int agir_cpu_linear_fwd(float *y, int ldy, const float *x, const void *W, const 
         return AGIR_OK;
     }
     // y[:, o0:o1] = x W[o0:o1]ᵀ per block of widened rows.
-    float *bias = NULL, *blk = malloc(sizeof(float) * WIDEN_ROWS * (size_t)C);
-    const float *bf = as_f32(b, wdt, (size_t)OC, &bias, e);
-    if (!blk || (b && !bf)) {
-        free(blk), free(bias);
-        return e->code ? e->code : AGIR_BAD(e, "out of memory widening bf16 weights (hint: use f32 weights)");
+    const float *bf;
+    float *bias, *blk;
+    AGIR_TRY(as_f32(b, wdt, (size_t)OC, &bf, &bias, e));
+    if (!(blk = malloc(sizeof(float) * WIDEN_ROWS * (size_t)C))) {
+        free(bias);
+        return widen_oom((size_t)WIDEN_ROWS * C, e);
     }
     for (int o0 = 0; o0 < OC; o0 += WIDEN_ROWS) {
         int rows = OC - o0 < WIDEN_ROWS ? OC - o0 : WIDEN_ROWS;
@@ -82,7 +86,7 @@ int agir_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, int ld
     }
     linear_bwd_f32(NULL, dW, db, dy, ldy, x, NULL, N, C, OC, alpha);
     float *blk = malloc(sizeof(float) * WIDEN_ROWS * (size_t)C);
-    if (!blk) return AGIR_BAD(e, "out of memory widening bf16 weights (hint: use f32 weights)");
+    if (!blk) return widen_oom((size_t)WIDEN_ROWS * C, e);
     // dx += dy[:, o0:o1] W[o0:o1] per block of widened rows.
     for (int o0 = 0; o0 < OC; o0 += WIDEN_ROWS) {
         int rows = OC - o0 < WIDEN_ROWS ? OC - o0 : WIDEN_ROWS;
@@ -96,8 +100,8 @@ int agir_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, int ld
 int agir_cpu_rmsnorm_fwd(float *y, float *rstd, const float *x, const void *wv, agir_ftype wdt, int N, int C, float eps,
                          agir_err *e) {
     float *tmp;
-    const float *w = as_f32(wv, wdt, (size_t)C, &tmp, e);
-    if (!w) return e->code;
+    const float *w;
+    AGIR_TRY(as_f32(wv, wdt, (size_t)C, &w, &tmp, e));
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= AGIR_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * C;
@@ -117,8 +121,8 @@ int agir_cpu_rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, 
     // d/dx_i of x_i·r·w_i with r = (mean(x²)+eps)^-½: r·w_i·dy_i − x_i·r³/C · Σ_j w_j·dy_j·x_j
     if (dx) {
         float *tmp;
-        const float *w = as_f32(wv, wdt, (size_t)C, &tmp, e);
-        if (!w) return e->code;
+        const float *w;
+        AGIR_TRY(as_f32(wv, wdt, (size_t)C, &w, &tmp, e));
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= AGIR_CPU_PAR_MIN)
         for (int n = 0; n < N; n++) {
             const float *xr = x + (size_t)n * C, *dyr = dy + (size_t)n * C;
