@@ -156,6 +156,12 @@ int main(int argc, char **argv) {
     int B = bench_arg(PROG, argc, argv, 1, 4), T = bench_arg(PROG, argc, argv, 2, 256), steps = bench_arg(PROG, argc, argv, 3, 3);
     int peak_n = bench_arg(PROG, argc, argv, 4, 4096);
     const char *which = argc > 5 ? argv[5] : "smollm2";
+    const char *wname = argc > 6 ? argv[6] : "f32";
+    if (strcmp(wname, "f32") && strcmp(wname, "bf16")) {
+        fprintf(stderr, "%s: weights '%s' (hint: f32 or bf16)\n", PROG, wname);
+        return 2;
+    }
+    agir_ftype wdt = strcmp(wname, "bf16") ? AGIR_F32 : AGIR_BF16;
     int threads = openblas_get_num_threads();
     printf("threads: OpenBLAS %d, OpenMP %d\n", threads, omp_get_max_threads());
     bench_rate peak = bench_sgemm_peak(PROG, peak_n, threads);
@@ -187,7 +193,6 @@ int main(int argc, char **argv) {
     // The model on a CPU context: fp32 weights alias the host's; bf16 ones are a half-size copy.
     agir_ctx cpu;
     agir_llama_weights w;
-    agir_ftype wdt = argc > 6 && !strcmp(argv[6], "bf16") ? AGIR_BF16 : AGIR_F32;
     bench_check(PROG, agir_ctx_open(&cpu, AGIR_DEV_CPU, &e), &e);
     bench_check(PROG, agir_llama_weights_open(&w, &cpu, wdt, m, &lora, &e), &e);
     agir_llm_trainer tr;
