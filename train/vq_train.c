@@ -432,11 +432,8 @@ static int loop(vq_trainer *t, const agir_vq_train_opts *o, agir_vq_train_result
     }
     agir_progress_finish(&bar);
     if (rc) return rc;
-    if (stop) {
-        log_interval(t, &iv, lr);
-        return interrupted(t, first, saved, e);
-    }
     log_interval(t, &iv, lr);
+    if (stop) return interrupted(t, first, saved, e);
     if (!validated) AGIR_TRY(validate(t, &res->val, e));
     return saved ? AGIR_OK : agir_vqt_save(t, e);
 }
@@ -449,9 +446,11 @@ static int start(agir_run *run, int64_t resumed_from, agir_err *e) {
     if (m) {
         cJSON_AddStringToObject(m, "event", resumed_from >= 0 ? "resume" : "start");
         cJSON_AddNumberToObject(m, "step", resumed_from >= 0 ? (double)resumed_from : 0);
-        char ckpt[1100];
-        snprintf(ckpt, sizeof ckpt, "%s/ckpt-%lld", run->dir, (long long)resumed_from);
-        if (resumed_from >= 0) cJSON_AddStringToObject(m, "checkpoint", ckpt);
+        if (resumed_from >= 0) {
+            char ckpt[1100];
+            snprintf(ckpt, sizeof ckpt, "%s/ckpt-%lld", run->dir, (long long)resumed_from);
+            cJSON_AddStringToObject(m, "checkpoint", ckpt);
+        }
         agir_metrics_emit(&run->log, m);
     }
     return AGIR_OK;
