@@ -311,8 +311,10 @@ static int check_save_args(const agir_ckpt_state *s, const agir_ckpt_group *g, i
                 return AGIR_BUG(e, "checkpoint RNG name '%s' is invalid or repeated", s->rng[i].name);
     for (int i = 0; i < n_groups; i++)
         for (int j = 0; j <= i; j++)
-            if (!name_ok(g[i].name) || (j < i && !strcmp(g[i].name, g[j].name)))
-                return AGIR_BUG(e, "checkpoint group name '%s' is invalid or repeated", g[i].name ? g[i].name : "");
+            if (!name_ok(g[i].name) || (j < i && !strcmp(g[i].name, g[j].name)) || g[i].n_meta < 0 ||
+                (g[i].n_meta && !g[i].meta))
+                return AGIR_BUG(e, "checkpoint group '%s': its name is invalid or repeated, or its metadata is",
+                                g[i].name ? g[i].name : "");
     if (s->extra && !cJSON_IsObject(s->extra)) return AGIR_BUG(e, "checkpoint extra state is not a JSON object");
     return AGIR_OK;
 }
@@ -324,12 +326,17 @@ static int write_files(const char *tmp, const agir_ckpt_state *s, const agir_ckp
     const char *list[AGIR_CKPT_MAX_GROUPS + 1];
     char path[4096], step[32];
     snprintf(step, sizeof step, "%lld", (long long)s->step);
-    agir_st_kv meta[2] = {{"agir.step", step}, {"agir.model_type", s->model_type}};
     for (int i = 0; i < n_groups; i++) {
         snprintf(names[i], sizeof names[i], "%s%s", g[i].name, ST_EXT);
         list[i] = names[i];
         AGIR_TRY(agir_path_join(path, sizeof path, tmp, names[i], e));
-        AGIR_TRY(agir_st_write(path, g[i].t, g[i].n, meta, 2, e));
+        agir_st_kv *meta = calloc((size_t)g[i].n_meta + 2, sizeof *meta);
+        if (!meta) return AGIR_BUG(e, "out of memory writing a checkpoint");
+        meta[0] = (agir_st_kv){"agir.step", step}, meta[1] = (agir_st_kv){"agir.model_type", s->model_type};
+        for (int64_t k = 0; k < g[i].n_meta; k++) meta[2 + k] = g[i].meta[k];
+        int rc = agir_st_write(path, g[i].t, g[i].n, meta, g[i].n_meta + 2, e);
+        free(meta);
+        AGIR_TRY(rc);
     }
     char *text = state_text(s);
     if (!text) return AGIR_BUG(e, "out of memory writing the checkpoint state");

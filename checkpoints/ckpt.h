@@ -34,11 +34,15 @@ enum {
     AGIR_CKPT_NAME_MAX = 48,  // group, RNG and model type names: [A-Za-z0-9_.-]
 };
 
-// One tensor group, saved as <name>.safetensors with the views in this order.
+// One tensor group, saved as <name>.safetensors with the views in this order. meta: extra string
+// metadata written after the checkpoint's own (agir.step, agir.model_type), so that a group can be a
+// file other tools read as is (an adapter); n_meta = 0 for none.
 typedef struct agir_ckpt_group {
     const char *name;
     const agir_tensor_view *t;
     int64_t n;
+    const agir_st_kv *meta;
+    int64_t n_meta;
 } agir_ckpt_group;
 
 typedef struct agir_ckpt_rng {

@@ -125,8 +125,8 @@ static void draw(agir_progress *p, double now) {
     char eta[32], ela[32];
     fmt_hms(rate > 0 ? (double)(p->total - p->done) / rate : -1, eta, sizeof eta);
     fmt_hms(el, ela, sizeof ela);
-    fprintf(p->out, "\r%s [%s] %lld/%lld %.1f/s %s ETA %s ", p->label, bar, (long long)p->done,
-            (long long)p->total, rate, ela, eta);
+    fprintf(p->out, "\r%s [%s] %lld/%lld %.1f/s %s%s%s ETA %s ", p->label, bar, (long long)p->done,
+            (long long)p->total, rate, p->note, p->note[0] ? " " : "", ela, eta);
     fflush(p->out);
 }
 
@@ -136,8 +136,9 @@ static void line(agir_progress *p, double now) {
     char eta[32], ela[32];
     fmt_hms(rate > 0 ? (double)(p->total - p->done) / rate : -1, eta, sizeof eta);
     fmt_hms(el, ela, sizeof ela);
-    fprintf(p->out, "%s: %lld/%lld (%.1f%%), %.3g/s, %s elapsed, ETA %s\n", p->label, (long long)p->done,
-            (long long)p->total, p->total > 0 ? 100.0 * (double)p->done / (double)p->total : 0.0, rate, ela, eta);
+    fprintf(p->out, "%s: %lld/%lld (%.1f%%), %.3g/s, %s%s%s elapsed, ETA %s\n", p->label, (long long)p->done,
+            (long long)p->total, p->total > 0 ? 100.0 * (double)p->done / (double)p->total : 0.0, rate, p->note,
+            p->note[0] ? ", " : "", ela, eta);
     fflush(p->out);
 }
 
@@ -156,6 +157,13 @@ void agir_progress_add(agir_progress *p, int64_t n) {
     if (now - p->last_draw < 0.1 && p->done < p->total) return;
     p->last_draw = now;
     draw(p, now);
+}
+
+void agir_progress_note(agir_progress *p, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->note, sizeof p->note, fmt, ap);
+    va_end(ap);
 }
 
 void agir_progress_finish(agir_progress *p) {

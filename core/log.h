@@ -44,12 +44,15 @@ typedef struct agir_progress {
     int enabled;  // the terminal bar
     int lines;    // plain lines every `every` seconds
     FILE *out;
+    char note[96];  // shown after the rate (a job's running loss, its tokens/s); "" for none
 } agir_progress;
 
 void agir_progress_start(agir_progress *p, const agir_log *log, const char *label, int64_t total);
 // Work already done before the start (a resumed run): counted as done, not in the rate.
 void agir_progress_resume(agir_progress *p, int64_t done);
 void agir_progress_add(agir_progress *p, int64_t n);
+// Sets the note shown after the rate from the next draw on.
+void agir_progress_note(agir_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void agir_progress_finish(agir_progress *p);
 
 #endif

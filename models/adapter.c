@@ -81,47 +81,60 @@ static agir_tensor_view matrix(const char *name, const float *data, int rows, in
     return v;
 }
 
-enum { N_META = 14, NAME_LEN = 96 };
+void agir_adapter_views_free(agir_adapter_views *p) {
+    free(p->t), free(p->names), free(p->targets), free(p->tokens);
+    memset(p, 0, sizeof *p);
+}
 
-int agir_adapter_save(const char *path, const agir_llm *l, const agir_lora *lora, agir_err *e) {
+int agir_adapter_views_make(agir_adapter_views *p, const agir_llm *l, const agir_lora *lora, agir_err *e) {
+    memset(p, 0, sizeof *p);
     const agir_llama *m = &l->model;
-    int n_new = m->cfg.vocab - m->v0, n_mat = 0;
+    int n_new = m->cfg.vocab - m->v0;
     if (lora->n_layer != m->cfg.n_layer) return AGIR_BUG(e, "LoRA for %d layers on a %d-layer model", lora->n_layer,
                                                          m->cfg.n_layer);
     size_t max_views = (size_t)m->cfg.n_layer * AGIR_LORA_NTARGET * 2 + 2;
-    agir_tensor_view *v = calloc(max_views, sizeof *v);
-    char (*names)[NAME_LEN] = calloc(max_views, sizeof *names);
-    char *targets = targets_str(lora->cfg.targets), *tokens = new_tokens_json(l);
-    int rc = v && names && targets && tokens ? 0 : AGIR_BUG(e, "out of memory");
-    for (int layer = 0; !rc && layer < m->cfg.n_layer; layer++)
+    p->t = calloc(max_views, sizeof *p->t);
+    p->names = calloc(max_views, sizeof *p->names);
+    p->targets = targets_str(lora->cfg.targets), p->tokens = new_tokens_json(l);
+    if (!p->t || !p->names || !p->targets || !p->tokens) {
+        agir_adapter_views_free(p);
+        return AGIR_BUG(e, "out of memory");
+    }
+    for (int layer = 0; layer < m->cfg.n_layer; layer++)
         for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
             const agir_lora_mat *mt = agir_lora_at(lora, layer, (agir_lora_target)t);
             if (!mt->A) continue;
-            lora_name(names[n_mat], NAME_LEN, layer, t, 'A');
-            v[n_mat] = matrix(names[n_mat], mt->A, lora->cfg.rank, mt->in), n_mat++;
-            lora_name(names[n_mat], NAME_LEN, layer, t, 'B');
-            v[n_mat] = matrix(names[n_mat], mt->B, mt->out, lora->cfg.rank), n_mat++;
+            lora_name(p->names[p->n], AGIR_ADAPTER_NAME_LEN, layer, t, 'A');
+            p->t[p->n] = matrix(p->names[p->n], mt->A, lora->cfg.rank, mt->in), p->n++;
+            lora_name(p->names[p->n], AGIR_ADAPTER_NAME_LEN, layer, t, 'B');
+            p->t[p->n] = matrix(p->names[p->n], mt->B, mt->out, lora->cfg.rank), p->n++;
         }
-    if (!rc && n_new > 0) v[n_mat++] = matrix(NEW_EMBED, m->new_embed, n_new, m->cfg.dim);
-    if (!rc && n_new > 0 && !m->cfg.tied) v[n_mat++] = matrix(NEW_HEAD, m->new_head, n_new, m->cfg.dim);
-    char num[8][40];
-    snprintf(num[0], sizeof num[0], "%d", lora->cfg.rank);
-    snprintf(num[1], sizeof num[1], "%.9g", lora->cfg.alpha);
-    snprintf(num[2], sizeof num[2], "%d", lora->cfg.rslora ? 1 : 0);
-    snprintf(num[3], sizeof num[3], "%.9g", lora->cfg.dropout);
-    snprintf(num[4], sizeof num[4], "%d", m->cfg.n_layer);
-    snprintf(num[5], sizeof num[5], "%d", m->cfg.dim);
-    snprintf(num[6], sizeof num[6], "%d", base_vocab(l));
-    snprintf(num[7], sizeof num[7], "%016" PRIx64, agir_vocab_hash(l->tok, base_vocab(l)));
+    if (n_new > 0) p->t[p->n++] = matrix(NEW_EMBED, m->new_embed, n_new, m->cfg.dim);
+    if (n_new > 0 && !m->cfg.tied) p->t[p->n++] = matrix(NEW_HEAD, m->new_head, n_new, m->cfg.dim);
+    snprintf(p->num[0], sizeof p->num[0], "%d", lora->cfg.rank);
+    snprintf(p->num[1], sizeof p->num[1], "%.9g", lora->cfg.alpha);
+    snprintf(p->num[2], sizeof p->num[2], "%d", lora->cfg.rslora ? 1 : 0);
+    snprintf(p->num[3], sizeof p->num[3], "%.9g", lora->cfg.dropout);
+    snprintf(p->num[4], sizeof p->num[4], "%d", m->cfg.n_layer);
+    snprintf(p->num[5], sizeof p->num[5], "%d", m->cfg.dim);
+    snprintf(p->num[6], sizeof p->num[6], "%d", base_vocab(l));
+    snprintf(p->num[7], sizeof p->num[7], "%016" PRIx64, agir_vocab_hash(l->tok, base_vocab(l)));
     const char *slash = strrchr(l->source, '/');
-    agir_st_kv meta[N_META] = {
-        {"format", "pt"},      {"agir.adapter", "1"},      {"rank", num[0]},          {"alpha", num[1]},
-        {"rslora", num[2]},    {"dropout", num[3]},        {"targets", targets},      {"n_layer", num[4]},
-        {"dim", num[5]},       {"base_vocab", num[6]},     {"base_vocab_hash", num[7]},
-        {"base_name", slash ? slash + 1 : l->source},      {"new_tokens", tokens},    {"tied", m->cfg.tied ? "1" : "0"},
+    agir_st_kv meta[AGIR_ADAPTER_N_META] = {
+        {"format", "pt"},      {"agir.adapter", "1"},      {"rank", p->num[0]},       {"alpha", p->num[1]},
+        {"rslora", p->num[2]}, {"dropout", p->num[3]},     {"targets", p->targets},   {"n_layer", p->num[4]},
+        {"dim", p->num[5]},    {"base_vocab", p->num[6]},  {"base_vocab_hash", p->num[7]},
+        {"base_name", slash ? slash + 1 : l->source},      {"new_tokens", p->tokens}, {"tied", m->cfg.tied ? "1" : "0"},
     };
-    if (!rc) rc = agir_st_write(path, v, n_mat, meta, N_META, e);
-    free(v), free(names), free(targets), free(tokens);
+    memcpy(p->meta, meta, sizeof meta);
+    return AGIR_OK;
+}
+
+int agir_adapter_save(const char *path, const agir_llm *l, const agir_lora *lora, agir_err *e) {
+    agir_adapter_views p;
+    AGIR_TRY(agir_adapter_views_make(&p, l, lora, e));
+    int rc = agir_st_write(path, p.t, p.n, p.meta, AGIR_ADAPTER_N_META, e);
+    agir_adapter_views_free(&p);
     return rc;
 }
 
@@ -260,7 +273,7 @@ static int take(const agir_st_file *f, const char *path, const char *name, int r
 // is extended; with fill == 1 copied.
 static int tensors(const agir_st_file *f, const char *path, agir_llm *l, agir_lora *lora, int n_new, int fill,
                    agir_err *e) {
-    char name[NAME_LEN];
+    char name[AGIR_ADAPTER_NAME_LEN];
     int64_t count = 0;
     for (int layer = 0; layer < lora->n_layer; layer++)
         for (int t = 0; t < AGIR_LORA_NTARGET; t++) {

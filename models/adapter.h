@@ -18,9 +18,25 @@
 #ifndef AGIR_MODELS_ADAPTER_H
 #define AGIR_MODELS_ADAPTER_H
 
+#include "checkpoints/safetensors.h"
 #include "core/error.h"
 #include "models/llama_load.h"
 #include "models/lora.h"
+
+enum { AGIR_ADAPTER_N_META = 14, AGIR_ADAPTER_NAME_LEN = 96 };
+
+// An adapter as tensor views and metadata, as the file holds them: what agir_adapter_save writes,
+// and what a training job writes as a checkpoint group so that the group file is an adapter.
+// Views point into l's new rows and lora's matrices.
+typedef struct agir_adapter_views {
+    agir_tensor_view *t;
+    int64_t n;
+    agir_st_kv meta[AGIR_ADAPTER_N_META];
+    char (*names)[AGIR_ADAPTER_NAME_LEN];
+    char num[8][40], *targets, *tokens;  // storage of the metadata values
+} agir_adapter_views;
+int agir_adapter_views_make(agir_adapter_views *p, const agir_llm *l, const agir_lora *lora, agir_err *e);
+void agir_adapter_views_free(agir_adapter_views *p);  // safe on a zeroed one
 
 // Writes the adapter of l (extended with agir_llm_add_motion) and lora atomically to path.
 int agir_adapter_save(const char *path, const agir_llm *l, const agir_lora *lora, agir_err *e);

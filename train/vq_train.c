@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "core/fsio.h"
 #include "train/vq_train_impl.h"
@@ -361,31 +360,14 @@ static int validate(vq_trainer *t, agir_vq_val *v, agir_err *e) {
     return AGIR_OK;
 }
 
-static double cpu_seconds(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    double usec = (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-    return (double)u.ru_utime.tv_sec + (double)u.ru_stime.tv_sec + 1e-6 * usec;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The loop
 
 // After SIGINT or SIGTERM (deferred by the loop): a checkpoint of the last update unless it has
 // one, and the one line that says where the run stopped and how to go on.
 static int interrupted(vq_trainer *t, int64_t first, int saved, agir_err *e) {
-    const char *what = "nothing saved: no update was made";
-    char buf[160];
-    if (t->step > first) {
-        if (!saved) AGIR_TRY(agir_vqt_save(t, e));
-        snprintf(buf, sizeof buf, "checkpoint ckpt-%lld saved", (long long)t->step);
-        what = buf;
-    } else if (first > 0) {
-        snprintf(buf, sizeof buf, "its checkpoint ckpt-%lld is unchanged", (long long)first);
-        what = buf;
-    }
-    return agir_errf(e, AGIR_EINTERRUPTED, "%s: interrupted at step %lld of %lld; %s (hint: run the same command "
-                     "again to resume)", t->run->dir, (long long)t->step, (long long)t->total, what);
+    if (t->step > first && !saved) AGIR_TRY(agir_vqt_save(t, e));
+    return agir_job_interrupted(t->run, first, t->step, t->total, e);
 }
 
 static int loop(vq_trainer *t, const agir_vq_train_opts *o, agir_vq_train_result *res, agir_err *e) {
@@ -438,44 +420,26 @@ static int loop(vq_trainer *t, const agir_vq_train_opts *o, agir_vq_train_result
     return saved ? AGIR_OK : agir_vqt_save(t, e);
 }
 
-// The run folder is written only now that the run really starts: its config, metrics and the
-// record of the checkpoint resumed from.
-static int start(agir_run *run, int64_t resumed_from, agir_err *e) {
-    AGIR_TRY(agir_run_start(run, e));
-    cJSON *m = cJSON_CreateObject();
-    if (m) {
-        cJSON_AddStringToObject(m, "event", resumed_from >= 0 ? "resume" : "start");
-        cJSON_AddNumberToObject(m, "step", resumed_from >= 0 ? (double)resumed_from : 0);
-        if (resumed_from >= 0) {
-            char ckpt[1100];
-            snprintf(ckpt, sizeof ckpt, "%s/ckpt-%lld", run->dir, (long long)resumed_from);
-            cJSON_AddStringToObject(m, "checkpoint", ckpt);
-        }
-        agir_metrics_emit(&run->log, m);
-    }
-    return AGIR_OK;
-}
-
 int agir_vq_train(agir_run *run, const agir_vq_train_opts *opts, agir_vq_train_result *res, agir_err *e) {
     vq_trainer t;
     memset(&t, 0, sizeof t);
     memset(res, 0, sizeof *res);
     t.run = run, t.log = &run->log;
-    double t0 = agir_now(), c0 = cpu_seconds();
+    double t0 = agir_now(), c0 = agir_job_cpu_seconds();
     int rc = setup(&t, e);
     if (!rc) rc = agir_vqt_resume(&t, opts->resume, &res->resumed_from, e);
     if (!rc && t.step >= t.total) {
         agir_info(t.log, "vqvae: the run is complete (%lld of %lld steps; hint: raise train.steps to go on)",
                   (long long)t.step, (long long)t.total);
     } else if (!rc) {
-        rc = start(run, res->resumed_from, e);
+        rc = agir_job_start(run, res->resumed_from, e);  // the run folder is written only now
         // SIGINT and SIGTERM end the loop after the current update, with a checkpoint.
         agir_signals_defer(1);
         if (!rc) rc = loop(&t, opts, res, e);
         agir_signals_defer(0);
     }
     res->step = t.step, res->skipped = t.skipped;
-    res->wall_s = agir_now() - t0, res->cpu_s = cpu_seconds() - c0;
+    res->wall_s = agir_now() - t0, res->cpu_s = agir_job_cpu_seconds() - c0;
     teardown(&t);
     return rc;
 }

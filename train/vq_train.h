@@ -27,18 +27,13 @@
 #include "core/run.h"
 #include "datasets/motion_rep.h"
 #include "models/vqvae.h"
+#include "train/job.h"
 
 // [data], [model], [optim] and [train] keys of the vqvae job (docs/training.md).
 extern const agir_key agir_vqvae_keys[];
 
 // The model a vqvae config describes, for the motion features of layout L.
 agir_vqvae_config agir_vq_model_config(const agir_cfg *c, const agir_motion_layout *L);
-
-typedef enum {
-    AGIR_RESUME_AUTO = 0,  // resume when the run folder holds a checkpoint, else start
-    AGIR_RESUME_NEVER,     // start; refuse a run folder that already holds checkpoints
-    AGIR_RESUME_REQUIRE,   // resume; refuse a run folder without checkpoints
-} agir_resume_mode;
 
 // Called with each batch (B, W, D) of normalised features after it is drawn and before the model
 // sees it; `iter` counts the batches drawn so far in the run (skipped ones included). Tests use it

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "checkpoints/ckpt.h"
 #include "checkpoints/manifest.h"
@@ -20,29 +19,13 @@ static int shapes_run(const agir_key *k) {
            (!strcmp(k->section, "train") && !strcmp(k->name, "batch"));
 }
 
-// {"section.key": "value", ...} of the keys above.
-static cJSON *config_record(const agir_cfg *cfg) {
-    cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; o && i < cfg->n; i++) {
-        const agir_key *k = cfg->v[i].key;
-        if (!shapes_run(k)) continue;
-        char name[128];
-        snprintf(name, sizeof name, "%s.%s", k->section, k->name);
-        if (!cJSON_AddStringToObject(o, name, cfg->v[i].text)) {
-            cJSON_Delete(o);
-            return NULL;
-        }
-    }
-    return o;
-}
-
 static cJSON *state_extra(const vq_trainer *t) {
     cJSON *o = agir_vq_meta_to_json(&t->meta);
     cJSON *val = o ? cJSON_AddArrayToObject(o, "val_subjects") : NULL;
     int ok = val != NULL;
     for (int i = 0; ok && i < t->data.n_val_subjects; i++)
         ok = cJSON_AddItemToArray(val, cJSON_CreateString(t->data.val_subjects[i]));
-    cJSON *rec = ok ? config_record(&t->run->cfg) : NULL;
+    cJSON *rec = ok ? agir_job_config_record(&t->run->cfg, shapes_run) : NULL;
     if (!rec || !cJSON_AddItemToObject(o, "config", rec)) {
         cJSON_Delete(rec);
         cJSON_Delete(o);
@@ -90,9 +73,9 @@ int agir_vqt_save(vq_trainer *t, agir_err *e) {
     s.rng[0] = (agir_ckpt_rng){"data", t->data.root};
     s.rng[1] = (agir_ckpt_rng){"quant", t->quant};
     if (!(s.extra = state_extra(t))) return AGIR_BUG(e, "out of memory writing the checkpoint state");
-    agir_ckpt_group g[3] = {{"model", t->views.model, t->views.n_model},
-                            {"ema", t->views.ema, t->views.n_ema},
-                            {"optim", t->optim, 2}};
+    agir_ckpt_group g[3] = {{"model", t->views.model, t->views.n_model, NULL, 0},
+                            {"ema", t->views.ema, t->views.n_ema, NULL, 0},
+                            {"optim", t->optim, 2, NULL, 0}};
     agir_ckpt_opts o = {t->keep, t->log};
     int rc = agir_ckpt_save(t->run->dir, &s, g, 3, &o, e);
     cJSON_Delete(s.extra);
@@ -110,38 +93,6 @@ int agir_vqt_save(vq_trainer *t, agir_err *e) {
 
 // ---------------------------------------------------------------------------------------------
 // Resume
-
-static int same_value(const agir_value *v, const char *text) {
-    if (v->key->type == AGIR_KEY_INT || v->key->type == AGIR_KEY_FLOAT) {
-        char *end;
-        double d = strtod(text, &end);
-        return *text && !*end && d == (v->key->type == AGIR_KEY_INT ? (double)v->i : v->f);
-    }
-    return !strcmp(v->text, text);
-}
-
-static int check_config(const vq_trainer *t, const cJSON *rec, const char *where, agir_err *e) {
-    if (!cJSON_IsObject(rec))
-        return AGIR_BAD(e, "%s: \"config\" is missing (hint: the checkpoint was not written by 'agir train' for a "
-                        "vqvae job)", where);
-    const agir_cfg *cfg = &t->run->cfg;
-    for (size_t i = 0; i < cfg->n; i++) {
-        const agir_value *v = &cfg->v[i];
-        if (!shapes_run(v->key)) continue;
-        char name[128], at[1200];
-        snprintf(name, sizeof name, "%s.%s", v->key->section, v->key->name);
-        const cJSON *was = cJSON_GetObjectItemCaseSensitive(rec, name);
-        const char *text = cJSON_IsString(was) ? was->valuestring : NULL;
-        if (text && same_value(v, text)) continue;
-        agir_cfg_origin(cfg, v->key->section, v->key->name, at, sizeof at);
-        if (!text)
-            return AGIR_BAD(e, "%s: records no value of %s (hint: the checkpoint is from another version; train into a "
-                            "new run.dir)", where, name);
-        return AGIR_BAD(e, "%s: %s is '%s' but this run was trained with '%s' (hint: put the value back, or train "
-                        "into a new run.dir)", at, name, v->text, text);
-    }
-    return AGIR_OK;
-}
 
 static int check_val_subjects(const vq_trainer *t, const cJSON *extra, const char *where, agir_err *e) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(extra, "val_subjects");
@@ -187,7 +138,8 @@ static int restore(vq_trainer *t, const agir_ckpt *c, agir_err *e) {
     snprintf(where, sizeof where, "%s/state.json: extra", c->dir);
     agir_vq_meta meta;
     AGIR_TRY(agir_vq_meta_from_json(c->state.extra, where, &meta, e));
-    AGIR_TRY(check_config(t, cJSON_GetObjectItemCaseSensitive(c->state.extra, "config"), where, e));
+    AGIR_TRY(agir_job_config_check(&t->run->cfg, shapes_run, cJSON_GetObjectItemCaseSensitive(c->state.extra, "config"),
+                                   where, MODEL_TYPE, e));
     AGIR_TRY(check_val_subjects(t, c->state.extra, where, e));
     AGIR_TRY(agir_ckpt_expect(c, "model", t->views.model, t->views.n_model, e));
     AGIR_TRY(agir_ckpt_expect(c, "ema", t->views.ema, t->views.n_ema, e));
@@ -206,47 +158,14 @@ static int restore(vq_trainer *t, const agir_ckpt *c, agir_err *e) {
     return AGIR_OK;
 }
 
-// agir_ckpt_load_latest with its fallback warnings held back until it succeeds: a run folder
-// without any intact checkpoint is then one error line, whose message names the newest fault.
-static int load_latest(vq_trainer *t, agir_ckpt *c, agir_err *e) {
-    char *held = NULL;
-    size_t len = 0;
-    agir_log quiet = *t->log;
-    quiet.metrics = NULL;
-    quiet.out = open_memstream(&held, &len);
-    int rc = agir_ckpt_load_latest(t->run->dir, MODEL_TYPE, quiet.out ? &quiet : t->log, c, e);
-    if (quiet.out) fclose(quiet.out);
-    if (!rc && len && t->log->out) {
-        fputs(held, t->log->out);
-        fflush(t->log->out);
-    }
-    free(held);
-    return rc;
-}
-
 int agir_vqt_resume(vq_trainer *t, agir_resume_mode mode, int64_t *resumed_from, agir_err *e) {
     *resumed_from = -1;
     agir_ckpt c;
-    AGIR_TRY(load_latest(t, &c, e));
-    int rc = AGIR_OK;
-    if (!c.found && mode == AGIR_RESUME_REQUIRE)
-        rc = AGIR_BAD(e, "%s: holds no checkpoint to resume from (hint: drop --resume to start a new run there)",
-                      t->run->dir);
-    else if (c.found && mode == AGIR_RESUME_NEVER)
-        rc = AGIR_BAD(e, "%s: already holds a checkpoint (%s) (hint: drop --fresh to resume it, or set run.dir to "
-                      "a new folder)", t->run->dir, c.dir);
-    else if (c.found)
-        rc = restore(t, &c, e);
+    AGIR_TRY(agir_job_ckpt_open(t->run, MODEL_TYPE, MODEL_TYPE, mode, &c, e));
+    int rc = c.found ? restore(t, &c, e) : AGIR_OK;
     if (!rc && c.found) {
         *resumed_from = t->step;
         agir_info(t->log, "vqvae: resuming from %s (step %lld)", c.dir, (long long)t->step);
-    } else if (!rc) {
-        // Said aloud: a run killed before its first checkpoint starts again from step 0.
-        char metrics[1200];
-        struct stat st;
-        int earlier = !agir_run_path(t->run, "metrics.jsonl", metrics, sizeof metrics, e) && stat(metrics, &st) == 0;
-        agir_info(t->log, "vqvae: starting a new run in %s%s", t->run->dir,
-                  earlier ? " (it holds no checkpoint: an earlier run there stopped before its first one)" : "");
     }
     agir_ckpt_close(&c);
     return rc;

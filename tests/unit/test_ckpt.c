@@ -54,8 +54,8 @@ static void content_init(run_content *c, int64_t rows) {
     c->model[1] = make_view("ids", AGIR_DT_I64, 5, 0, c->ids, sizeof c->ids);
     c->optim[0] = make_view("enc.w.m", AGIR_DT_F32, rows, 64, c->m, n * sizeof(float));
     c->optim[1] = make_view("enc.w.v", AGIR_DT_F32, rows, 64, c->v, n * sizeof(float));
-    c->groups[0] = (agir_ckpt_group){"model", c->model, 2};
-    c->groups[1] = (agir_ckpt_group){"optim", c->optim, 2};
+    c->groups[0] = (agir_ckpt_group){"model", c->model, 2, NULL, 0};
+    c->groups[1] = (agir_ckpt_group){"optim", c->optim, 2, NULL, 0};
 }
 
 static void content_free(run_content *c) {
@@ -352,7 +352,7 @@ static void refuses_non_finite(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         content_fill(&f.c, 2);
-        agir_ckpt_group g[2] = {f.c.groups[0], {"extra", &cases[i].v, 1}};
+        agir_ckpt_group g[2] = {f.c.groups[0], {"extra", &cases[i].v, 1, NULL, 0}};
         agir_ckpt_opts o = {0, NULL};
         agir_err_clear(&f.e);
         int rc = agir_ckpt_save(f.dir, &f.c.state, g, 2, &o, &f.e);

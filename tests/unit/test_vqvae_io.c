@@ -189,7 +189,7 @@ static void save(const saved *s, const char *run_dir, int64_t step, const char *
     cJSON *vs = cJSON_AddArrayToObject(st.extra, "val_subjects");
     cJSON_AddItemToArray(vs, cJSON_CreateString("S02"));
     cJSON_AddItemToArray(vs, cJSON_CreateString("S05"));
-    agir_ckpt_group g[2] = {{"model", s->v.model, s->v.n_model}, {"ema", s->v.ema, s->v.n_ema}};
+    agir_ckpt_group g[2] = {{"model", s->v.model, s->v.n_model, NULL, 0}, {"ema", s->v.ema, s->v.n_ema, NULL, 0}};
     agir_err e = {0};
     int rc = agir_ckpt_save(run_dir, &st, g, 2, NULL, &e);
     if (rc) fail_msg("save: %s", e.msg);

@@ -1,0 +1,51 @@
+// What every resumable training job shares (the VQ-VAE job, the SFT job): the record of the keys
+// that shape a run, checked on resume; opening the run folder's newest checkpoint under a resume
+// mode; starting the run folder; the one line of an interrupted run; CPU time.
+#ifndef AGIR_TRAIN_JOB_H
+#define AGIR_TRAIN_JOB_H
+
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "checkpoints/ckpt.h"
+#include "core/config.h"
+#include "core/run.h"
+
+typedef enum {
+    AGIR_RESUME_AUTO = 0,  // resume when the run folder holds a checkpoint, else start
+    AGIR_RESUME_NEVER,     // start; refuse a run folder that already holds checkpoints
+    AGIR_RESUME_REQUIRE,   // resume; refuse a run folder without checkpoints
+} agir_resume_mode;
+
+// Whether a key shapes the run's trajectory (a resumed run must have the same value).
+typedef int (*agir_shapes_run)(const agir_key *k);
+
+// {"section.key": "value", ...} of the keys of cfg that shape the run (NULL when out of memory).
+cJSON *agir_job_config_record(const agir_cfg *cfg, agir_shapes_run shapes);
+// Refuses (one line naming the key's origin, both values and a hint) a configuration whose shaping
+// keys differ from the record a checkpoint holds. where: the checkpoint's state, for messages;
+// job: the job's name ("vqvae").
+int agir_job_config_check(const agir_cfg *cfg, agir_shapes_run shapes, const cJSON *rec, const char *where,
+                          const char *job, agir_err *e);
+
+// The run folder's newest intact checkpoint of model_type under `mode` (c->found = 0: start
+// afresh). Fallback warnings are held back until a checkpoint loads, so a run folder without any
+// intact checkpoint is one error line. Starting afresh is said on the log ("<job>: starting a new
+// run in DIR", noting an earlier run there that stopped before its first checkpoint).
+int agir_job_ckpt_open(const agir_run *run, const char *job, const char *model_type, agir_resume_mode mode,
+                       agir_ckpt *c, agir_err *e);
+
+// Starts the run folder (agir_run_start) and records the start or the resume in metrics.jsonl.
+// resumed_from: the step resumed from, or -1.
+int agir_job_start(agir_run *run, int64_t resumed_from, agir_err *e);
+
+// The error of a run stopped by SIGINT or SIGTERM at step `step` of `total`, having started at
+// `first`: AGIR_EINTERRUPTED with where it stopped and how to go on. saved: a checkpoint of `step`
+// was written (the caller writes it before when step > first).
+int agir_job_interrupted(const agir_run *run, int64_t first, int64_t step, int64_t total, agir_err *e);
+
+// CPU seconds (user + system) of the process so far.
+double agir_job_cpu_seconds(void);
+
+#endif
