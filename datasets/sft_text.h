@@ -55,11 +55,11 @@ int agir_sft_copies(const agir_sft_mix *mix, agir_sft_task t, uint64_t seed, int
 const char *const *agir_sft_phrasings(agir_sft_task t, int *n);
 
 // The user turn: phrasing k of task t with "{}" replaced by payload (malloc'ed, caller frees).
-// k outside [0, n) is a caller bug (AGIR_EINVAL).
+// k outside [0, n) is a caller bug (AGIR_EINTERNAL via AGIR_BUG).
 int agir_sft_instruction(agir_sft_task t, int k, const char *payload, char **out, agir_err *e);
 
 // "<som><motion_id_c0>...<eom>" for codes (n,) (malloc'ed, caller frees). Negative codes are a
-// caller bug (AGIR_EINVAL).
+// caller bug (AGIR_EINTERNAL via AGIR_BUG).
 int agir_sft_spell_motion(const int32_t *codes, int64_t n, char **out, agir_err *e);
 
 // ---- subject-wise splits ------------------------------------------------------------------------
