@@ -3,3 +3,4 @@
 // are always added.
 AGIR_JOB("synth", "synth", agir_synth_keys)
 AGIR_JOB("vqvae", "train", agir_vqvae_keys)
+AGIR_JOB("sft", "train", agir_sft_keys)

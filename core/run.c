@@ -10,7 +10,7 @@
 #include "core/fsio.h"
 
 const agir_key agir_run_keys[] = {
-    {"run", "job", AGIR_KEY_STRING, NULL, 0, 0, NULL, "which job this file configures (synth, vqvae)"},
+    {"run", "job", AGIR_KEY_STRING, NULL, 0, 0, NULL, "which job this file configures (synth, vqvae, sft)"},
     {"run", "seed", AGIR_KEY_INT, "1234", 0, 9.2e18, NULL, "seed of every random stream of the job"},
     {"run", "dir", AGIR_KEY_STRING, "", 0, 0, NULL, "run folder for config, metrics and outputs ('' = runs/<job>)"},
     {"run", "threads", AGIR_KEY_INT, "0", 0, 1024, NULL, "CPU threads (0 = all cores); results do not depend on it"},

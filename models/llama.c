@@ -506,7 +506,7 @@ static agir_llama_layer_bufs layer_bufs(const agir_llama_weights *w, agir_llama_
         .rstd2 = a->rstd2 + l * N, .q = at(a->q, l * NHD, es), .ao = at(a->ao, l * NHD, es),
         .k = at(a->k, l * NKD, es), .v = at(a->v, l * NKD, es), .gate = at(a->gate, l * NF, es),
         .up = at(a->up, l * NF, es), .act = at(a->act, l * NF, es), .cos_t = a->cos_t, .sin_t = a->sin_t,
-        .lora = &a->lora[(size_t)l * AGIR_LORA_NTARGET], .dropout = &a->dropout_rng,
+        .lora = &a->lora[(size_t)l * AGIR_LORA_NTARGET], .dropout = a->dropout_on ? &a->dropout_rng : NULL,
     };
 }
 
@@ -547,7 +547,8 @@ int agir_llama_forward(const agir_llama_weights *w, agir_llama_acts *a, const in
                             n, tokens[n], V);
         if (pos[n] < 0) return AGIR_BAD(e, "positions[%d]: %d is negative", n, pos[n]);
     }
-    if (w->lora && w->lora->cfg.dropout > 0 && !rng) return AGIR_BUG(e, "LoRA dropout needs a random stream");
+    // Without a stream the pass evaluates: no dropout, and no backward may follow.
+    a->dropout_on = rng != NULL;
     if (rng) a->dropout_rng = *rng;
     AGIR_TRY(upload_inputs(w, a, tokens, pos, seg, e));
     // res[0] = embed(tokens): (N, C)
@@ -648,6 +649,8 @@ int agir_llama_backward(const agir_llama_weights *w, agir_llama_grads *g, agir_l
     const agir_llama_config *c = &m->cfg;
     int N = a->B * a->T, C = c->dim, V = c->vocab, n_new = V - m->v0;
     size_t NC = (size_t)N * C, es = act_size(w);
+    if (w->lora && w->lora->cfg.dropout > 0 && !a->dropout_on)
+        return AGIR_BUG(e, "backward after a forward pass without a dropout stream (an evaluation pass)");
     const void *dlogits = a->logits;  // (N, V)
     // dtmp = d lnf: (N, C)
     AGIR_TRY(zero(w, a->dtmp, NC, e));

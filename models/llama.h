@@ -185,6 +185,7 @@ typedef struct agir_llama_acts {
     float *xent;   // agir_xent_ws_floats(N): the loss's device workspace
     agir_lora_act *lora;  // [L · AGIR_LORA_NTARGET]
     agir_rng dropout_rng;  // this step's dropout stream
+    int dropout_on;        // the last forward had a stream (training); 0: it evaluated without dropout
     // backward scratch
     void *dres, *dtmp;         // (N, C)
     void *dq, *dk, *dv, *dao;  // (N, H·D) / (N, KVH·D)
@@ -214,7 +215,8 @@ int agir_llama_logits_f32(const agir_llama_weights *w, const agir_llama_acts *a,
 
 // tokens, pos, seg: (B, T) on the host. pos: position of each token inside its own example (RoPE);
 // seg: example id of each token, attention stays inside equal ids (packing). rng: dropout stream of
-// this step (unused when dropout is 0; may then be NULL). Refuses ids outside [0, V).
+// this step; NULL evaluates (no LoRA dropout; backward is then refused when dropout > 0). Refuses
+// ids outside [0, V).
 int agir_llama_forward(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *tokens, const int32_t *pos,
                        const int32_t *seg, const agir_rng *rng, agir_err *e);
 

@@ -197,7 +197,12 @@ int agir_sft_inputs_build(agir_sft_inputs *in, const agir_cfg *cfg, const agir_l
         AGIR_TRY(agir_sft_set_build(&r, &in->conv[i], max_len, &in->set[i], e));
         log_counts(log, what[i], &in->set[i], &in->conv[i].skips);
     }
-    char msg[1300];
+    return AGIR_OK;
+}
+
+int agir_sft_inputs_check(const agir_sft_inputs *in, const agir_cfg *cfg, agir_err *e) {
+    char where[1200], msg[1300];
+    agir_cfg_origin(cfg, "sft", "tasks", where, sizeof where);
     snprintf(msg, sizeof msg, "%s: training examples", where);
     return agir_sft_set_check(&in->set[0], msg, e);
 }

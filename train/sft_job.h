@@ -61,10 +61,12 @@ typedef struct agir_sft_inputs {
 // Reads the stores, checks them against the tokenizer and makes the split ([data], [split]); logs
 // what it found. The motion-token count the model needs is tokens.codebook_size.
 int agir_sft_inputs_open(agir_sft_inputs *in, const agir_cfg *cfg, const agir_log *log, agir_err *e);
-// Builds, renders and checks the examples ([sft], [model] template and system) for model l, whose
+// Builds and renders the examples ([sft], [model] template and system) for model l, whose
 // vocabulary holds the motion tokens; logs the counts per task.
 int agir_sft_inputs_build(agir_sft_inputs *in, const agir_cfg *cfg, const agir_llm *l, const agir_log *log,
                           agir_err *e);
+// Refuses training examples that are empty or of which a task trains on no token (one line).
+int agir_sft_inputs_check(const agir_sft_inputs *in, const agir_cfg *cfg, agir_err *e);
 void agir_sft_inputs_close(agir_sft_inputs *in);  // safe on a zeroed value
 
 // The model a config trains, for tools that only render examples (show-mask, sft-data): the base
