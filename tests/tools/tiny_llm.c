@@ -9,12 +9,14 @@
 #include "checkpoints/safetensors.h"
 #include "core/fsio.h"
 #include "core/rng.h"
+#include "datasets/gait.h"
+#include "datasets/tokens.h"
 #include "models/llama_load_impl.h"
 
 static const char CONFIG[] =
-    "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 32,\n"
-    " \"intermediate_size\": 64, \"num_hidden_layers\": 2, \"num_attention_heads\": 4,\n"
-    " \"num_key_value_heads\": 2, \"rms_norm_eps\": 1e-05, \"rope_theta\": 10000.0,\n"
+    "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 64,\n"
+    " \"intermediate_size\": 128, \"num_hidden_layers\": 2, \"num_attention_heads\": 2,\n"
+    " \"num_key_value_heads\": 1, \"rms_norm_eps\": 1e-05, \"rope_theta\": 10000.0,\n"
     " \"tie_word_embeddings\": true, \"vocab_size\": 636, \"max_position_embeddings\": 2048,\n"
     " \"bos_token_id\": 1, \"eos_token_id\": 2, \"torch_dtype\": \"float32\"}\n";
 
@@ -92,5 +94,45 @@ int agir_tiny_llm_write(const char *dir, const char *tokenizer_json, uint64_t se
     for (int i = 0; i < n; i++) free(data[i]);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     if (!rc) rc = copy_file(tokenizer_json, path, e);
+    return rc;
+}
+
+static int tiny_walks(agir_gait *g, agir_tokens *t, agir_err *e) {
+    enum { FRAMES = 8 };
+    const agir_skeleton *sk = &agir_skel_h36m17;
+    float frames[FRAMES * 17 * 3];
+    for (int i = 0; i < FRAMES * sk->n_joints * 3; i++) frames[i] = 0.1f * (float)(i % 7);
+    agir_rng r;
+    agir_rng_init(&r, 7, 0);
+    for (int s = 0; s < 12; s++) {
+        int subject = s / 2 + 1, on = s % 2, score = (subject + on) % 4;
+        char id[64], subj[16], desc[256], rat[320];
+        snprintf(subj, sizeof subj, "SYN%03d", subject);
+        snprintf(id, sizeof id, "%s_%s_walk_1", subj, on ? "on" : "off");
+        snprintf(desc, sizeof desc, "Foot: steps are %s. Arm: swing is %s.", score > 1 ? "short" : "normal",
+                 score > 0 ? "reduced" : "normal");
+        snprintf(rat, sizeof rat, "%s Overall: %s gait.\nScore: %d", desc, score > 1 ? "impaired" : "mild", score);
+        agir_seq meta = {.id = id, .subject = subj, .medication = on ? AGIR_MED_ON : AGIR_MED_OFF,
+                         .updrs_gait = score, .fps = 20, .source = "synth", .description = desc, .rationale = rat};
+        AGIR_TRY(agir_gait_append(g, &meta, frames, FRAMES, NULL, e));
+        int32_t codes[12];
+        int n = 5 + (int)agir_rng_below(&r, 8);
+        for (int i = 0; i < n; i++) codes[i] = (int32_t)((score * 4 + (int)agir_rng_below(&r, 4)) % AGIR_TINY_CODES);
+        AGIR_TRY(agir_tokens_append(t, &g->seq[s], codes, n, e));
+    }
+    return AGIR_OK;
+}
+
+int agir_tiny_sft_data(const char *texts_h5, const char *tokens_h5, agir_err *e) {
+    agir_gait g;
+    agir_tokens t;
+    memset(&t, 0, sizeof t);
+    AGIR_TRY(agir_gait_init(&g, &agir_skel_h36m17, 0, NULL, e));
+    int rc = agir_tokens_init(&t, "test:tiny", AGIR_TINY_CODES, 4, 20, e);
+    if (!rc) rc = tiny_walks(&g, &t, e);
+    if (!rc) rc = agir_gait_write(&g, texts_h5, e);
+    if (!rc) rc = agir_tokens_write(&t, tokens_h5, e);
+    agir_tokens_free(&t);
+    agir_gait_free(&g);
     return rc;
 }

@@ -11,13 +11,11 @@
 #include <string.h>
 
 #include "core/fsio.h"
-#include "datasets/gait.h"
-#include "datasets/tokens.h"
 #include "models/adapter.h"
 #include "tiny_llm.h"
 #include "train/sft_job.h"
 
-enum { K = 16 };  // motion codes of the tiny stores
+enum { K = AGIR_TINY_CODES };
 
 typedef struct fixture {
     char dir[256], model[512], tokens[512], texts[512];
@@ -26,35 +24,6 @@ typedef struct fixture {
 static void ok(int rc, const agir_err *e) {
     if (rc) print_error("%s\n", e->msg);
     assert_int_equal(rc, AGIR_OK);
-}
-
-// 6 subjects x 2 walks: gait store with texts, token store with 5..12 codes per walk.
-static void make_stores(fixture *f) {
-    static const char *const base[] = {"synth.subjects=6", "synth.walks_per_state=1", "synth.seconds=3",
-                                       "synth.fps=20", NULL};
-    agir_gait g;
-    agir_test_synth(&g, NULL, base, NULL);
-    agir_err e = {0};
-    agir_tokens t;
-    ok(agir_tokens_init(&t, "test:tiny", K, 4, 20, &e), &e);
-    agir_rng r;
-    agir_rng_init(&r, 7, 0);
-    for (int64_t s = 0; s < g.n_seq; s++) {
-        int score = g.seq[s].updrs_gait;
-        char desc[256], rat[300];
-        snprintf(desc, sizeof desc, "Foot: steps are %s. Arm: swing is %s.", score > 1 ? "short" : "normal",
-                 score > 0 ? "reduced" : "normal");
-        snprintf(rat, sizeof rat, "%s Overall: %s gait.\nScore: %d", desc, score > 1 ? "impaired" : "mild", score);
-        ok(agir_gait_set_text(&g, s, desc, rat, &e), &e);
-        int32_t codes[12];
-        int n = 5 + (int)agir_rng_below(&r, 8);
-        for (int i = 0; i < n; i++) codes[i] = (int32_t)((score * 4 + (int)agir_rng_below(&r, 4)) % K);
-        ok(agir_tokens_append(&t, &g.seq[s], codes, n, &e), &e);
-    }
-    ok(agir_gait_write(&g, f->texts, &e), &e);
-    ok(agir_tokens_write(&t, f->tokens, &e), &e);
-    agir_tokens_free(&t);
-    agir_gait_free(&g);
 }
 
 static int setup(void **state) {
@@ -67,7 +36,7 @@ static int setup(void **state) {
     agir_test_src("tests/fixtures/tokenizer/smollm.json", tok, sizeof tok);
     agir_err e = {0};
     ok(agir_tiny_llm_write(f->model, tok, 1, &e), &e);
-    make_stores(f);
+    ok(agir_tiny_sft_data(f->texts, f->tokens, &e), &e);
     *state = f;
     return 0;
 }
