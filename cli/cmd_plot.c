@@ -1,7 +1,9 @@
-// `agir plot KIND DATA.h5 ...`: gait pictures as PNG (plot/gait_plot.h).
+// `agir plot KIND DATA ...`: pictures as PNG (plot/gait_plot.h, plot/curves.h).
 //   skeleton DATA.h5 --seq ID [--frames N] [--out F.png]   contact sheet + trajectories of one walk
 //   features DATA.h5 [--out F.png]                          per-score feature distributions
-// Without --out the picture goes next to the data: DATA.skeleton-ID.png, DATA.features.png.
+//   curves RUN_DIR [--out F.png]                            a training run's loss curves
+// Without --out the picture goes next to the data: DATA.skeleton-ID.png, DATA.features.png,
+// RUN_DIR/curves.png.
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,15 +12,18 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "core/fsio.h"
+#include "plot/curves.h"
 #include "plot/gait_plot.h"
 
-#define PLOT_USAGE \
-    "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] [--force] | features DATA.h5 [--out F.png] [--force]"
+#define PLOT_USAGE                                                                                                 \
+    "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] [--force] | features DATA.h5 [--out F.png] [--force] | " \
+    "curves RUN_DIR [--out F.png] [--force]"
 
 const agir_opt agir_opts_plot[] = {
     {"seq", "ID", "skeleton: the walk to draw"},
     {"frames", "N", "skeleton: poses on the contact sheet (default 8)"},
-    {"out", "F.png", "the picture to write (default: DATA.skeleton-ID.png or DATA.features.png beside DATA)"},
+    {"out", "F.png", "the picture to write (default: DATA.skeleton-ID.png or DATA.features.png beside DATA, "
+                     "RUN_DIR/curves.png)"},
     AGIR_OPT_FORCE,
     AGIR_OPTS_END,
 };
@@ -79,20 +84,42 @@ static int plot_features(const agir_args *a, const agir_gait *g, const char *dat
     return AGIR_OK;
 }
 
+// RUN_DIR/metrics.jsonl -> RUN_DIR/curves.png (or --out).
+static int plot_curves(const agir_args *a, const char *run, agir_err *e) {
+    if (agir_args_get(a, "seq") || agir_args_get(a, "frames"))
+        return AGIR_BAD(e, "agir plot curves: --seq and --frames belong to 'agir plot skeleton' (hint: %s)", PLOT_USAGE);
+    char metrics[4200], def[4200];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run);
+    snprintf(def, sizeof def, "%s/curves.png", run);
+    const char *out = agir_args_get(a, "out") ? agir_args_get(a, "out") : def;
+    const char *in = metrics;
+    AGIR_TRY(agir_output_check(out, &in, 1, agir_args_get(a, "force") != NULL, e));
+    agir_curves c;
+    AGIR_TRY(agir_curves_read(metrics, &c, e));
+    int rc = agir_plot_curves(&c, run, out, e);
+    if (!rc && c.skipped) fprintf(stderr, "agir plot: %s: %zu lines that are not records were skipped\n", metrics, c.skipped);
+    agir_curves_free(&c);
+    if (!rc) printf("%s\n", out);
+    return rc;
+}
+
 int agir_cmd_plot(int argc, char **argv, agir_err *e) {
     agir_args a;
     AGIR_TRY(agir_args_command("plot", argc, argv, agir_opts_plot, 2, 2, PLOT_USAGE, &a, e));
-    static const char *const kinds[] = {"skeleton", "features"};
+    static const char *const kinds[] = {"skeleton", "features", "curves"};
+    enum { NKIND = sizeof kinds / sizeof *kinds };
     const char *kind = a.pos[0], *data = a.pos[1];
-    int which = -1;
-    for (int i = 0; i < 2; i++)
+    int which = -1, best = 0;
+    for (int i = 0; i < NKIND; i++) {
         if (!strcmp(kind, kinds[i])) which = i;
+        if (agir_edit_distance(kind, kinds[i]) < agir_edit_distance(kind, kinds[best])) best = i;
+    }
     if (which < 0) {
-        int best = agir_edit_distance(kind, kinds[0]) <= agir_edit_distance(kind, kinds[1]) ? 0 : 1;
         if (agir_edit_distance(kind, kinds[best]) <= 3)
             return AGIR_BAD(e, "agir plot: unknown picture '%s' (hint: did you mean '%s'?)", kind, kinds[best]);
-        return AGIR_BAD(e, "agir plot: unknown picture '%s' (hint: pictures are skeleton and features)", kind);
+        return AGIR_BAD(e, "agir plot: unknown picture '%s' (hint: pictures are skeleton, features and curves)", kind);
     }
+    if (which == 2) return plot_curves(&a, data, e);
     agir_gait g;
     AGIR_TRY(agir_gait_read(&g, data, e));
     int rc = which == 0 ? plot_skeleton(&a, &g, data, e) : plot_features(&a, &g, data, e);

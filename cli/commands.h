@@ -7,7 +7,7 @@ AGIR_COMMAND(train, "train", "CONFIG [--set section.key=value ...] [--steps N] [
 AGIR_COMMAND(show_mask, "show-mask", "CONFIG [--set section.key=value ...] [--n N] [--held-out]", "print SFT examples as the model sees them, trained tokens marked, and the trained fraction per task")
 AGIR_COMMAND(sft_data, "sft-data", "CONFIG --out FILE.jsonl [--set section.key=value ...] [--held-out] [--force]", "write the SFT examples of a config as chat \"messages\" JSONL (TRL, axolotl, LLaMA-Factory)")
 AGIR_COMMAND(info, "info", "DATA.h5|TOKENS.h5 [--json]", "summarise a gait dataset or a token store (validates it fully)")
-AGIR_COMMAND(plot, "plot", "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] [--force] | features DATA.h5 [--out F.png] [--force]", "draw gait pictures (skeleton contact sheet, feature distributions) as PNG")
+AGIR_COMMAND(plot, "plot", "skeleton DATA.h5 --seq ID [--frames N] [--out F.png] [--force] | features DATA.h5 [--out F.png] [--force] | curves RUN_DIR [--out F.png] [--force]", "draw gait pictures (skeleton contact sheet, feature distributions) and training curves as PNG")
 AGIR_COMMAND(features, "features", "DATA.h5 [--csv OUT.csv] [--jsonl OUT.jsonl] [--out DIR] [--skip-invalid] [--force] [--quiet]", "clinical gait parameters of every walk (CSV, JSONL) and a per-score summary")
 AGIR_COMMAND(describe, "describe", "DATA.h5 (--out OUT.h5 | --print N) [--seed N] [--overwrite-text] [--skip-invalid] [--force] [--quiet]", "write each walk's description and rationale from its measured gait features")
 AGIR_COMMAND(inspect, "inspect", "FILE.safetensors", "validate a safetensors file and list its metadata and tensors (name, dtype, shape, bytes)")
