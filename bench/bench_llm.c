@@ -38,6 +38,7 @@
 #include "train/llm_step.h"
 
 #include "bench_common.h"
+#include "bench_train.h"
 
 static const char PROG[] = "bench_llm";
 
@@ -75,22 +76,6 @@ static void random_model(agir_llama *m, int tiny, agir_err *e) {
         }
     }
     for (int i = 0; i < c.dim; i++) m->norm[i] = 1;
-}
-
-// Model FLOPs of one training step (see the top of the file).
-static double step_flops(const agir_llama *m, const agir_lora *lora, int B, int T) {
-    const agir_llama_config *c = &m->cfg;
-    double N = (double)B * T, lin = 0, lora_f = 0;
-    int dims[AGIR_LORA_NTARGET][2];
-    agir_llama_lora_dims(c, dims);
-    for (int t = 0; t < AGIR_LORA_NTARGET; t++) {
-        lin += (double)dims[t][0] * dims[t][1];
-        if (lora->cfg.targets & (1u << t)) lora_f += (double)lora->cfg.rank * (dims[t][0] + dims[t][1]);
-    }
-    lin = 2 * N * (lin * c->n_layer + (double)c->vocab * c->dim);
-    lora_f *= 2 * N * c->n_layer;
-    double att = 4.0 * B * c->n_head * c->head_dim * (T * (T + 1.0) / 2) * c->n_layer;
-    return 2 * lin + 3 * lora_f + 3 * att + 2 * N * c->dim * (c->vocab - m->v0);
 }
 
 // Generation through the KV cache (infer/kv_cache.h) with the adapter applied unmerged: prefill of
@@ -207,43 +192,14 @@ int main(int argc, char **argv) {
         pos[i] = (int32_t)(i % T), seg[i] = 0;
         lab[i] = pos[i] == T - 1 ? (int32_t)agir_rng_below(&r, (uint32_t)c->vocab) : tok[i + 1];
     }
-    double flops = step_flops(m, &lora, B, T);
+    double flops = bench_step_flops(m, &lora, (double)N, B * (T * (T + 1.0) / 2));
     printf("model: %s, %d layers, dim %d, vocab %d (%d new rows), %s weights; LoRA r=%d on 7 targets, %zu "
            "parameters\n", which, c->n_layer, c->dim, c->vocab, c->vocab - m->v0, agir_ftype_name(wdt), lc.rank,
            lora.n_params);
     printf("batch %d x %d = %zu tokens, %.1f GFLOP per training step\n", B, T, N, flops / 1e9);
 
-    double best = 1e30, best_cpu = 1e30, sum = 0, ph_best[4] = {0};
-    // One micro-batch per step; agir_llm_step_micro's three calls are made here one by one to time them.
-    for (int s = 0; s <= steps; s++) {  // step 0 warms up (page faults, OpenBLAS buffers)
-        double t0 = bench_now(), c0 = bench_cpu_now(), loss;
-        bench_check(PROG, agir_llm_step_begin(&tr, agir_llama_count_valid(lab, N), &e), &e);
-        bench_check(PROG, agir_llama_forward(&w, &a, tok, pos, seg, NULL, &e), &e);
-        double t1 = bench_now();
-        bench_check(PROG, agir_llama_loss(&w, &a, lab, tr.n_valid, 1, &loss, &e), &e);
-        tr.loss += loss;
-        double t2 = bench_now();
-        bench_check(PROG, agir_llama_backward(&w, &tr.g, &a, &e), &e);
-        double t3 = bench_now();
-        agir_llm_step_stats st;
-        bench_check(PROG, agir_llm_step_apply(&tr, &st, &e), &e);
-        double t4 = bench_now(), dt = t4 - t0, dc = bench_cpu_now() - c0;
-        printf("step %d: %.3f s (forward %.3f, loss %.3f, backward %.3f, AdamW %.3f; %.3f CPU s), loss %.4f, grad "
-               "norm %.3g%s\n",
-               s, dt, t1 - t0, t2 - t1, t3 - t2, t4 - t3, dc, st.loss, st.grad_norm, s ? "" : " (warm-up)");
-        if (!s) continue;
-        sum += dt;
-        if (dt < best) best = dt, ph_best[0] = t1 - t0, ph_best[1] = t2 - t1, ph_best[2] = t3 - t2, ph_best[3] = t4 - t3;
-        if (dc < best_cpu) best_cpu = dc;
-    }
-    double gf = flops / best / 1e9, gf_cpu = flops * threads / best_cpu / 1e9;
-    printf("training step: best %.3f s (forward %.3f, loss %.3f, backward %.3f, AdamW %.3f), mean %.3f s\n", best,
-           ph_best[0], ph_best[1], ph_best[2], ph_best[3], sum / steps);
-    printf("training: %.0f tokens/s wall, %.1f GFLOP/s = %.1f%% of sgemm peak (wall)\n", N / best, gf,
-           100 * gf / peak.wall);
-    printf("training: best %.3f CPU s: %.0f tokens/s per CPU time x %d, %.1f GFLOP/s = %.1f%% of sgemm peak (CPU "
-           "time)\n",
-           best_cpu, N * threads / best_cpu, threads, gf_cpu, 100 * gf_cpu / peak.cpu);
+    bench_step_result sr = bench_train_steps(PROG, &w, &tr, &a, tok, pos, seg, lab, NULL, steps);
+    bench_train_report(&sr, (double)N, flops, peak, threads);
 
     infer_bench(&w, tok, B, T, peak);
     free(tok);

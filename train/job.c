@@ -130,6 +130,59 @@ int agir_job_interrupted(const agir_run *run, int64_t first, int64_t step, int64
                      "again to resume)", run->dir, (long long)step, (long long)total, what);
 }
 
+int agir_job_after_update(agir_job_cadence *c, const agir_job_hooks *h, int64_t step, agir_err *e) {
+    c->saved = c->validated = 0;
+    if (step % c->log_every == 0) h->log(h->self);
+    if (c->val_every > 0 && step % c->val_every == 0) {
+        AGIR_TRY(h->validate(h->self, e));
+        c->validated = 1;
+    }
+    if (step % c->ckpt_every == 0) {
+        AGIR_TRY(h->save(h->self, e));
+        c->saved = 1;
+    }
+    return AGIR_OK;
+}
+
+int agir_job_finish(agir_job_cadence *c, const agir_job_hooks *h, const agir_run *run, int stopped, int64_t first,
+                    int64_t step, int64_t total, agir_err *e) {
+    h->log(h->self);
+    if (stopped) {
+        if (step > first && !c->saved) AGIR_TRY(h->save(h->self, e));
+        return agir_job_interrupted(run, first, step, total, e);
+    }
+    if (!c->validated) AGIR_TRY(h->validate(h->self, e));
+    return c->saved ? AGIR_OK : h->save(h->self, e);
+}
+
+int agir_job_skip(const agir_run *run, int64_t step, double loss, double grad_norm, int bad, int max_bad,
+                  int64_t skipped, agir_err *e) {
+    const agir_log *log = &run->log;
+    agir_warn(log, "step %lld skipped (rank 0): loss %g, gradient norm %g are not finite (%d in a row, the run stops "
+              "at %d)", (long long)step + 1, loss, grad_norm, bad, max_bad);
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "event", "skip");
+        cJSON_AddNumberToObject(o, "step", (double)step + 1);
+        cJSON_AddNumberToObject(o, "rank", 0);
+        cJSON_AddNumberToObject(o, "in_a_row", bad);
+        cJSON_AddNumberToObject(o, "skipped", (double)skipped);
+        agir_metrics_emit(log, o);
+    }
+    if (bad < max_bad) return AGIR_OK;
+    return AGIR_BAD(e, "%s: training stopped at step %lld after %d non-finite steps in a row (hint: lower optim.lr or "
+                    "set optim.clip; the run resumes from its last checkpoint)", run->dir, (long long)step, bad);
+}
+
+void agir_job_saved(const agir_log *log, const char *dir, int64_t step) {
+    agir_debug(log, "step %lld: checkpoint saved in %s/ckpt-%lld", (long long)step, dir, (long long)step);
+    cJSON *m = cJSON_CreateObject();
+    if (!m) return;
+    cJSON_AddStringToObject(m, "event", "checkpoint");
+    cJSON_AddNumberToObject(m, "step", (double)step);
+    agir_metrics_emit(log, m);
+}
+
 double agir_job_cpu_seconds(void) {
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);

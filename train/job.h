@@ -45,6 +45,35 @@ int agir_job_start(agir_run *run, int64_t resumed_from, agir_err *e);
 // was written (the caller writes it before when step > first).
 int agir_job_interrupted(const agir_run *run, int64_t first, int64_t step, int64_t total, agir_err *e);
 
+// What a job's loop does at its cadences: an update's log line, a validation, a checkpoint.
+typedef struct agir_job_hooks {
+    void *self;
+    void (*log)(void *self);                  // log the interval since the last one (may do nothing)
+    int (*validate)(void *self, agir_err *e);
+    int (*save)(void *self, agir_err *e);      // a checkpoint of the current step
+} agir_job_hooks;
+
+typedef struct agir_job_cadence {
+    int64_t log_every, val_every, ckpt_every;  // val_every 0: only at the end
+    int saved, validated;                      // what the last update did
+} agir_job_cadence;
+
+// After the update that reached `step`: the log line, validation and checkpoint that fall due.
+int agir_job_after_update(agir_job_cadence *c, const agir_job_hooks *h, int64_t step, agir_err *e);
+// After the loop ended at `step` (started at `first`, run length `total`): the last log line; then,
+// when stopped by a signal, a checkpoint unless there is one and the error of agir_job_interrupted;
+// otherwise the final validation and checkpoint unless the last update made them.
+int agir_job_finish(agir_job_cadence *c, const agir_job_hooks *h, const agir_run *run, int stopped, int64_t first,
+                    int64_t step, int64_t total, agir_err *e);
+
+// A non-finite update skipped before step + 1 (bad in a row; the run stops at max_bad): the warning
+// and the metrics record. Returns the error that stops the run when bad reaches max_bad, else 0.
+int agir_job_skip(const agir_run *run, int64_t step, double loss, double grad_norm, int bad, int max_bad,
+                  int64_t skipped, agir_err *e);
+
+// After a checkpoint of `step` was saved in run->dir: the debug line and the metrics record.
+void agir_job_saved(const agir_log *log, const char *dir, int64_t step);
+
 // CPU seconds (user + system) of the process so far.
 double agir_job_cpu_seconds(void);
 

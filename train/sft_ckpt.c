@@ -113,14 +113,7 @@ int agir_sftt_save(sft_trainer *t, agir_err *e) {
     }
     cJSON_Delete(s.extra);
     AGIR_TRY(rc);
-    agir_debug(t->log, "step %lld: checkpoint saved in %s/ckpt-%lld", (long long)t->step, t->run->dir,
-               (long long)t->step);
-    cJSON *m = cJSON_CreateObject();
-    if (m) {
-        cJSON_AddStringToObject(m, "event", "checkpoint");
-        cJSON_AddNumberToObject(m, "step", (double)t->step);
-        agir_metrics_emit(t->log, m);
-    }
+    agir_job_saved(t->log, t->run->dir, t->step);
     return AGIR_OK;
 }
 

@@ -311,21 +311,31 @@ static void log_interval(sft_trainer *t, interval *iv, double lr) {
     *iv = (interval){.t0 = agir_now(), .step0 = t->step};
 }
 
-static void log_skip(sft_trainer *t, const update *u, int bad) {
-    agir_warn(t->log, "step %lld skipped (rank 0): loss %g, gradient norm %g are not finite (%d in a row, the run "
-              "stops at %d)", (long long)t->step + 1, u->st.loss, u->st.grad_norm, bad, t->max_bad);
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return;
-    cJSON_AddStringToObject(o, "event", "skip");
-    cJSON_AddNumberToObject(o, "step", (double)t->step + 1);
-    cJSON_AddNumberToObject(o, "rank", 0);
-    cJSON_AddNumberToObject(o, "in_a_row", bad);
-    cJSON_AddNumberToObject(o, "skipped", (double)t->skipped);
-    agir_metrics_emit(t->log, o);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The loop
+
+// The loop's cadence hooks (train/job.h).
+typedef struct sft_loop {
+    sft_trainer *t;
+    interval *iv;
+    double lr;
+    agir_sft_val *val;
+} sft_loop;
+
+static void hook_log(void *self) {
+    sft_loop *l = self;
+    log_interval(l->t, l->iv, l->lr);
+}
+
+static int hook_validate(void *self, agir_err *e) {
+    sft_loop *l = self;
+    return validate(l->t, l->val, e);
+}
+
+static int hook_save(void *self, agir_err *e) {
+    return agir_sftt_save(((sft_loop *)self)->t, e);
+}
 
 static int loop(sft_trainer *t, const agir_sft_train_opts *o, agir_sft_train_result *res, agir_err *e) {
     int64_t end = t->total, first = t->step;
@@ -335,22 +345,21 @@ static int loop(sft_trainer *t, const agir_sft_train_opts *o, agir_sft_train_res
     agir_progress_start(&bar, t->log, "sft", t->total);
     agir_progress_resume(&bar, t->step);
     interval iv = {.t0 = agir_now(), .step0 = t->step};
-    int bad = 0, saved = 0, validated = 0, rc = AGIR_OK, stop = 0;
-    double lr = agir_schedule_lr(&t->sched, t->step), t0 = agir_now(), ema = NAN;
+    sft_loop lp = {t, &iv, agir_schedule_lr(&t->sched, t->step), &res->last};
+    agir_job_hooks hooks = {&lp, hook_log, hook_validate, hook_save};
+    agir_job_cadence cad = {.log_every = t->log_every, .val_every = t->val_every, .ckpt_every = t->ckpt_every};
+    int bad = 0, rc = AGIR_OK, stop = 0;
+    double t0 = agir_now(), ema = NAN;
     int64_t tokens = 0;
     while (!rc && t->step < end) {
         if ((stop = agir_signal_pending() != 0)) break;
         update u;
         if ((rc = run_update(t, &u, e))) break;
-        lr = u.lr;
+        lp.lr = u.lr;
         tokens += u.tokens;
         if (u.st.skipped) {
             t->skipped++;
-            log_skip(t, &u, ++bad);
-            if (bad >= t->max_bad)
-                rc = AGIR_BAD(e, "%s: training stopped at step %lld after %d non-finite steps in a row (hint: lower "
-                              "optim.lr or set optim.clip; the run resumes from its last checkpoint)", t->run->dir,
-                              (long long)t->step, bad);
+            rc = agir_job_skip(t->run, t->step, u.st.loss, u.st.grad_norm, ++bad, t->max_bad, t->skipped, e);
             continue;
         }
         bad = 0;
@@ -360,28 +369,13 @@ static int loop(sft_trainer *t, const agir_sft_train_opts *o, agir_sft_train_res
         double dt = agir_now() - t0;
         agir_progress_note(&bar, "loss %.3f, %.0f tokens/s", ema, dt > 0 ? (double)tokens / dt : 0.0);
         agir_progress_add(&bar, 1);
-        saved = validated = 0;
-        if (t->step % t->log_every == 0) log_interval(t, &iv, lr);
-        if (t->val_every > 0 && t->step % t->val_every == 0) {
-            rc = validate(t, &res->last, e);
-            validated = 1;
-        }
-        if (!rc && t->step % t->ckpt_every == 0) {
-            rc = agir_sftt_save(t, e);
-            saved = 1;
-        }
+        rc = agir_job_after_update(&cad, &hooks, t->step, e);
     }
     agir_progress_finish(&bar);
     double dt = agir_now() - t0;
     res->tokens_per_s = dt > 0 ? (double)tokens / dt : 0;
     if (rc) return rc;
-    log_interval(t, &iv, lr);
-    if (stop) {
-        if (t->step > first && !saved) AGIR_TRY(agir_sftt_save(t, e));
-        return agir_job_interrupted(t->run, first, t->step, t->total, e);
-    }
-    if (!validated) AGIR_TRY(validate(t, &res->last, e));
-    return saved ? AGIR_OK : agir_sftt_save(t, e);
+    return agir_job_finish(&cad, &hooks, t->run, stop, first, t->step, t->total, e);
 }
 
 int agir_sft_train(agir_run *run, const agir_sft_train_opts *opts, agir_sft_train_result *res, agir_err *e) {

@@ -326,18 +326,6 @@ static void log_interval(vq_trainer *t, interval *iv, double lr) {
     *iv = (interval){.t0 = agir_now(), .step0 = t->step};
 }
 
-static void log_skip(vq_trainer *t, const step_sums *s, int bad) {
-    agir_warn(t->log, "step %lld skipped (rank 0): loss %g, gradient norm %g are not finite (%d in a row, the run "
-              "stops at %d)", (long long)t->step + 1, s->loss.total, sqrt(s->grad_sumsq), bad, t->max_bad);
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return;
-    cJSON_AddStringToObject(o, "event", "skip");
-    cJSON_AddNumberToObject(o, "step", (double)t->step + 1);
-    cJSON_AddNumberToObject(o, "rank", 0);
-    cJSON_AddNumberToObject(o, "in_a_row", bad);
-    cJSON_AddNumberToObject(o, "skipped", (double)t->skipped);
-    agir_metrics_emit(t->log, o);
-}
 
 static int validate(vq_trainer *t, agir_vq_val *v, agir_err *e) {
     if (t->data.n_val == 0) return AGIR_OK;
@@ -363,11 +351,26 @@ static int validate(vq_trainer *t, agir_vq_val *v, agir_err *e) {
 // ---------------------------------------------------------------------------------------------
 // The loop
 
-// After SIGINT or SIGTERM (deferred by the loop): a checkpoint of the last update unless it has
-// one, and the one line that says where the run stopped and how to go on.
-static int interrupted(vq_trainer *t, int64_t first, int saved, agir_err *e) {
-    if (t->step > first && !saved) AGIR_TRY(agir_vqt_save(t, e));
-    return agir_job_interrupted(t->run, first, t->step, t->total, e);
+// The loop's cadence hooks (train/job.h).
+typedef struct vq_loop {
+    vq_trainer *t;
+    interval *iv;
+    double lr;
+    agir_vq_val *val;
+} vq_loop;
+
+static void hook_log(void *self) {
+    vq_loop *l = self;
+    log_interval(l->t, l->iv, l->lr);
+}
+
+static int hook_validate(void *self, agir_err *e) {
+    vq_loop *l = self;
+    return validate(l->t, l->val, e);
+}
+
+static int hook_save(void *self, agir_err *e) {
+    return agir_vqt_save(((vq_loop *)self)->t, e);
 }
 
 static int loop(vq_trainer *t, const agir_vq_train_opts *o, agir_vq_train_result *res, agir_err *e) {
@@ -377,8 +380,10 @@ static int loop(vq_trainer *t, const agir_vq_train_opts *o, agir_vq_train_result
     agir_progress_start(&bar, t->log, "train", t->total);
     agir_progress_resume(&bar, t->step);
     interval iv = {.t0 = agir_now(), .step0 = t->step};
-    int bad = 0, saved = 0, validated = 0, rc = AGIR_OK, stop = 0;
-    double lr = agir_schedule_lr(&t->sched, t->step);
+    vq_loop lp = {t, &iv, agir_schedule_lr(&t->sched, t->step), &res->val};
+    agir_job_hooks hooks = {&lp, hook_log, hook_validate, hook_save};
+    agir_job_cadence cad = {.log_every = t->log_every, .val_every = t->val_every, .ckpt_every = t->ckpt_every};
+    int bad = 0, rc = AGIR_OK, stop = 0;
     while (!rc && t->step < end) {
         if ((stop = agir_signal_pending() != 0)) break;
         step_sums s = {0};
@@ -389,35 +394,19 @@ static int loop(vq_trainer *t, const agir_vq_train_opts *o, agir_vq_train_result
         agir_vq_pos_advance(&t->data, &t->pos, (int64_t)t->B * world);
         if (!s.finite) {
             t->skipped++;
-            log_skip(t, &s, ++bad);
-            if (bad >= t->max_bad)
-                rc = AGIR_BAD(e, "%s: training stopped at step %lld after %d non-finite steps in a row (hint: lower "
-                              "optim.lr or set optim.clip; the run resumes from its last checkpoint)", t->run->dir,
-                              (long long)t->step, bad);
+            rc = agir_job_skip(t->run, t->step, s.loss.total, sqrt(s.grad_sumsq), ++bad, t->max_bad, t->skipped, e);
             continue;
         }
         bad = 0;
-        if ((rc = apply(t, &s, world, &lr, e))) break;
+        if ((rc = apply(t, &s, world, &lp.lr, e))) break;
         t->step++;
         interval_add(&iv, &s);
         agir_progress_add(&bar, 1);
-        saved = validated = 0;
-        if (t->step % t->log_every == 0) log_interval(t, &iv, lr);
-        if (t->val_every > 0 && t->step % t->val_every == 0) {
-            rc = validate(t, &res->val, e);
-            validated = 1;
-        }
-        if (!rc && t->step % t->ckpt_every == 0) {
-            rc = agir_vqt_save(t, e);
-            saved = 1;
-        }
+        rc = agir_job_after_update(&cad, &hooks, t->step, e);
     }
     agir_progress_finish(&bar);
     if (rc) return rc;
-    log_interval(t, &iv, lr);
-    if (stop) return interrupted(t, first, saved, e);
-    if (!validated) AGIR_TRY(validate(t, &res->val, e));
-    return saved ? AGIR_OK : agir_vqt_save(t, e);
+    return agir_job_finish(&cad, &hooks, t->run, stop, first, t->step, t->total, e);
 }
 
 int agir_vq_train(agir_run *run, const agir_vq_train_opts *opts, agir_vq_train_result *res, agir_err *e) {

@@ -80,14 +80,7 @@ int agir_vqt_save(vq_trainer *t, agir_err *e) {
     int rc = agir_ckpt_save(t->run->dir, &s, g, 3, &o, e);
     cJSON_Delete(s.extra);
     AGIR_TRY(rc);
-    agir_debug(t->log, "step %lld: checkpoint saved in %s/ckpt-%lld", (long long)t->step, t->run->dir,
-               (long long)t->step);
-    cJSON *m = cJSON_CreateObject();
-    if (m) {
-        cJSON_AddStringToObject(m, "event", "checkpoint");
-        cJSON_AddNumberToObject(m, "step", (double)t->step);
-        agir_metrics_emit(t->log, m);
-    }
+    agir_job_saved(t->log, t->run->dir, t->step);
     return AGIR_OK;
 }
 

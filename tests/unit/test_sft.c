@@ -395,23 +395,20 @@ static void test_two_stages(void **state) {
     const fixture *f = *state;
     agir_err e = {0};
     agir_sft_train_result r;
-    static const char *const s1[] = {"sft.tasks=m2t, t2m", "train.epochs=12", "optim.lr=3e-2", "rows.lr=3e-2", NULL};
+    static const char *const s1[] = {"sft.tasks=m2t, t2m", "train.epochs=20", "optim.lr=1e-2", "rows.lr=3e-2", NULL};
     ok(train(f, "stage1", s1, 0, AGIR_RESUME_AUTO, &r, &e), &e);
     assert_int_equal(r.first.tasks, 3);
     for (int t = 0; t < 2; t++) {
         print_message("stage 1 %s: %.3f -> %.3f\n", agir_sft_task_name((agir_sft_task)t), r.first.loss[t], r.last.loss[t]);
     }
-    // The new rows learn the motion tokens fast; text, through a rank-4 LoRA on a random width-32
-    // model, slowly (SmolLM2 itself: docs/training.md).
-    assert_true(r.last.loss[AGIR_SFT_T2M] < 0.5 * r.first.loss[AGIR_SFT_T2M]);
-    assert_true(r.last.loss[AGIR_SFT_M2T] < r.first.loss[AGIR_SFT_M2T] - 0.5);
+    for (int t = 0; t < 2; t++) assert_true(r.last.loss[t] < 0.7 * r.first.loss[t]);
     char init[700];
     snprintf(init, sizeof init, "model.init=%s/stage1", f->dir);
-    const char *s2[] = {"sft.tasks=rationale", "train.epochs=12", "optim.lr=3e-2", "rows.lr=3e-2", init, NULL};
+    const char *s2[] = {"sft.tasks=rationale", "train.epochs=12", "optim.lr=1e-2", "rows.lr=3e-2", init, NULL};
     ok(train(f, "stage2", s2, 0, AGIR_RESUME_AUTO, &r, &e), &e);
     int t = AGIR_SFT_RATIONALE;
     print_message("stage 2 rationale: %.3f -> %.3f\n", r.first.loss[t], r.last.loss[t]);
-    assert_true(r.last.loss[t] < r.first.loss[t] - 0.3);
+    assert_true(r.last.loss[t] < 0.85 * r.first.loss[t]);
     const char *bad[] = {"sft.tasks=rationale", init, "lora.rank=8", NULL};
     assert_int_equal(train(f, "stage2b", bad, 0, AGIR_RESUME_AUTO, &r, &e), AGIR_EINPUT);
     assert_non_null(strstr(e.msg, "make [lora] match the stage-1 run"));

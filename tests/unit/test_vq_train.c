@@ -345,7 +345,7 @@ static void splice(const char *from, const char *extra_from, const char *to, con
     assert_int_equal(agir_ckpt_load_latest(from, NULL, NULL, &a, &e), AGIR_OK);
     assert_int_equal(agir_ckpt_load_latest(extra_from, NULL, NULL, &b, &e), AGIR_OK);
     agir_ckpt_group g[AGIR_CKPT_MAX_GROUPS];
-    for (int i = 0; i < a.n_groups; i++) g[i] = (agir_ckpt_group){a.group[i], a.file[i].t, a.file[i].n};
+    for (int i = 0; i < a.n_groups; i++) g[i] = (agir_ckpt_group){a.group[i], a.file[i].t, a.file[i].n, NULL, 0};
     agir_ckpt_state s = a.state;
     s.extra = b.state.extra;
     if (model_type) snprintf(s.model_type, sizeof s.model_type, "%s", model_type);
