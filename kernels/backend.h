@@ -175,7 +175,8 @@ int agir_cuda_attention_fwd(const agir_ctx *c, agir_bf16 *out, float *lse, const
                             const agir_bf16 *v, const int32_t *seg, int B, int T, int q0, int H, int KVH, int D,
                             agir_err *e);
 void agir_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
-                            const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int D);
+                            const float *q, const float *k, const float *v, const int32_t *seg, int B, int T, int H,
+                            int KVH, int D);
 int agir_cuda_attention_bwd(const agir_ctx *c, agir_bf16 *dq, agir_bf16 *dk, agir_bf16 *dv, float *delta,
                             const agir_bf16 *dout, const agir_bf16 *out, const float *lse, const agir_bf16 *q,
                             const agir_bf16 *k, const agir_bf16 *v, const int32_t *seg, int B, int T, int H, int KVH,

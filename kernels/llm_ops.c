@@ -161,7 +161,7 @@ int agir_op_attention_bwd(const agir_ctx *c, void *dq, void *dk, void *dv, float
     const char *op = "attention_bwd";
     AGIR_TRY(attention_sizes(c, op, B, T, 0, H, KVH, D, e));
     CHECK_PTRS(e, op, dq && dk && dv && scratch && dout && out && saved && q && k && v && seg);
-    AGIR_DISPATCH(c, e, agir_cpu_attention_bwd(dq, dk, dv, scratch, dout, saved, q, k, v, B, T, H, KVH, D),
+    AGIR_DISPATCH(c, e, agir_cpu_attention_bwd(dq, dk, dv, scratch, dout, saved, q, k, v, seg, B, T, H, KVH, D),
                   agir_cuda_attention_bwd(c, dq, dk, dv, scratch, dout, out, saved, q, k, v, seg, B, T, H, KVH, D, e));
 }
 

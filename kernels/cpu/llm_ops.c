@@ -238,6 +238,38 @@ enum { ATT_BLOCK = 64 };
 
 static int block_end(int r0, int T) { return r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T; }
 
+// The first key any query of rows [q0 + r0, q0 + r1) may see: the first key of the earliest
+// segment among them. Keys before it are masked for the whole block, so its products skip them —
+// packed rows of a few examples cost what the examples do, not the whole causal square. sg: the
+// keys' segments (q0 + r1 of them at least).
+static int block_key0(const int32_t *sg, int q0, int r0, int r1) {
+    int32_t seen[ATT_BLOCK];
+    int n = 0;
+    for (int i = q0 + r0; i < q0 + r1; i++) {
+        int k = 0;
+        while (k < n && seen[k] != sg[i]) k++;
+        if (k == n) seen[n++] = sg[i];
+    }
+    for (int j = 0; j < q0 + r0; j++)
+        for (int k = 0; k < n; k++)
+            if (sg[j] == seen[k]) return j;
+    return q0 + r0;
+}
+
+// key0[b · nblk + block] = block_key0 of every block of every row, when B · nblk fit in KEY0_MAX;
+// beyond that every block starts at key 0 (correct, only slower).
+enum { KEY0_MAX = 1024 };
+static void att_key0(int *key0, const int32_t *seg, int B, int T, int q0, int nblk) {
+    if (B * nblk > KEY0_MAX) return;
+    for (int b = 0; b < B; b++)
+        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK)
+            key0[b * nblk + r0 / ATT_BLOCK] = block_key0(seg + (size_t)b * (q0 + T), q0, r0, block_end(r0, T));
+}
+// The first key of row b's block holding query row i.
+static int key0_of(const int *key0, int B, int nblk, int b, int i) {
+    return B * nblk > KEY0_MAX ? 0 : key0[b * nblk + i / ATT_BLOCK];
+}
+
 // T queries and Tk keys per sequence; HD, KD: the row strides of q and k; scale = 1 / sqrt(D).
 typedef struct att_view {
     int T, Tk, H, KVH, D, group, HD, KD;
@@ -262,10 +294,11 @@ static void gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
 }
 
 // The scores a (length T) of the query at position i become softmax over its visible keys (j ≤ i
-// in i's segment), 0 elsewhere.
-static void softmax_row(float *a, const int32_t *sg, int i, int T) {
+// in i's segment), 0 from k0 to the end; entries before k0 (its block's first key) are never read.
+static void softmax_row(float *a, const int32_t *sg, int k0, int i, int T) {
     int32_t si = sg[i];
-    size_t n = (size_t)i + 1;
+    size_t n = (size_t)(i + 1 - k0);
+    a += k0, sg += k0;
     vf mx = vsplat(-INFINITY), sum = vsplat(0);
     for (size_t j = 0; j < n; j += VL) {
         vf x = vload(a + j, n - j, -INFINITY);
@@ -286,67 +319,77 @@ static void softmax_row(float *a, const int32_t *sg, int i, int T) {
 
 void agir_cpu_attention_fwd(float *out, float *att, const float *q, const float *k, const float *v, const int32_t *seg,
                         int B, int T, int q0, int H, int KVH, int D) {
-    int Tk = q0 + T;
+    int Tk = q0 + T, nblk = (T + ATT_BLOCK - 1) / ATT_BLOCK;
     att_view w = att_view_of(T, Tk, H, KVH, D);
+    int key0[KEY0_MAX];  // (B, blocks): the first key of each block
+    att_key0(key0, seg, B, T, q0, nblk);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-                int r1 = block_end(r0, T);
-                gemm(0, 1, r1 - r0, q0 + r1, D, w.scale, q + qoff(&w, b, h) + (size_t)r0 * w.HD, w.HD,
-                     k + koff(&w, b, h), w.KD, 0.0f, att + aoff(&w, b, h) + (size_t)r0 * Tk, Tk);
+                int r1 = block_end(r0, T), k0 = key0_of(key0, B, nblk, b, r0);
+                gemm(0, 1, r1 - r0, q0 + r1 - k0, D, w.scale, q + qoff(&w, b, h) + (size_t)r0 * w.HD, w.HD,
+                     k + koff(&w, b, h) + (size_t)k0 * w.KD, w.KD, 0.0f, att + aoff(&w, b, h) + (size_t)r0 * Tk + k0,
+                     Tk);
             }
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * H * T * Tk >= AGIR_CPU_PAR_MIN)
     for (int bh = 0; bh < B * H; bh++)
         for (int i = 0; i < T; i++)
-            softmax_row(att + ((size_t)bh * T + i) * Tk, seg + (size_t)(bh / H) * Tk, q0 + i, Tk);
+            softmax_row(att + ((size_t)bh * T + i) * Tk, seg + (size_t)(bh / H) * Tk,
+                        key0_of(key0, B, nblk, bh / H, i), q0 + i, Tk);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-                int r1 = block_end(r0, T);
-                gemm(0, 0, r1 - r0, D, q0 + r1, 1.0f, att + aoff(&w, b, h) + (size_t)r0 * Tk, Tk, v + koff(&w, b, h),
-                     w.KD, 0.0f, out + qoff(&w, b, h) + (size_t)r0 * w.HD, w.HD);
+                int r1 = block_end(r0, T), k0 = key0_of(key0, B, nblk, b, r0);
+                gemm(0, 0, r1 - r0, D, q0 + r1 - k0, 1.0f, att + aoff(&w, b, h) + (size_t)r0 * Tk + k0, Tk,
+                     v + koff(&w, b, h) + (size_t)k0 * w.KD, w.KD, 0.0f, out + qoff(&w, b, h) + (size_t)r0 * w.HD,
+                     w.HD);
             }
 }
 
 void agir_cpu_attention_bwd(float *dq, float *dk, float *dv, float *datt, const float *dout, const float *att,
-                        const float *q, const float *k, const float *v, int B, int T, int H, int KVH, int D) {
+                            const float *q, const float *k, const float *v, const int32_t *seg, int B, int T, int H,
+                            int KVH, int D) {
     att_view w = att_view_of(T, T, H, KVH, D);
-    // dP = dO Vᵀ and dV += Pᵀ dO, block by block.
+    int nblk = (T + ATT_BLOCK - 1) / ATT_BLOCK, key0[KEY0_MAX];
+    att_key0(key0, seg, B, T, 0, nblk);
+    // dP = dO Vᵀ and dV += Pᵀ dO, block by block, over the block's keys [k0, r1).
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-                int r1 = block_end(r0, T);
+                int r1 = block_end(r0, T), k0 = key0_of(key0, B, nblk, b, r0);
                 const float *dob = dout + qoff(&w, b, h) + (size_t)r0 * w.HD;
-                const float *pb = att + aoff(&w, b, h) + (size_t)r0 * T;
-                gemm(0, 1, r1 - r0, r1, D, 1.0f, dob, w.HD, v + koff(&w, b, h), w.KD, 0.0f,
-                     datt + aoff(&w, b, h) + (size_t)r0 * T, T);
-                gemm(1, 0, r1, D, r1 - r0, 1.0f, pb, T, dob, w.HD, 1.0f, dv + koff(&w, b, h), w.KD);
+                const float *pb = att + aoff(&w, b, h) + (size_t)r0 * T + k0;
+                gemm(0, 1, r1 - r0, r1 - k0, D, 1.0f, dob, w.HD, v + koff(&w, b, h) + (size_t)k0 * w.KD, w.KD, 0.0f,
+                     datt + aoff(&w, b, h) + (size_t)r0 * T + k0, T);
+                gemm(1, 0, r1 - k0, D, r1 - r0, 1.0f, pb, T, dob, w.HD, 1.0f, dv + koff(&w, b, h) + (size_t)k0 * w.KD,
+                     w.KD);
             }
     // Softmax backward: dS = P ⊙ (dP - Σ_j P dP) · scale; masked P = 0 gives dS = 0 there.
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * H * T * T >= AGIR_CPU_PAR_MIN)
     for (int bh = 0; bh < B * H; bh++)
         for (int i = 0; i < T; i++) {
-            const float *a = att + ((size_t)bh * T + i) * T;
-            float *da = datt + ((size_t)bh * T + i) * T;
-            size_t n = (size_t)i + 1;
+            int k0 = key0_of(key0, B, nblk, bh / H, i);
+            const float *a = att + ((size_t)bh * T + i) * T + k0;
+            float *da = datt + ((size_t)bh * T + i) * T + k0;
+            size_t n = (size_t)(i + 1 - k0);
             vf acc = vsplat(0);
             for (size_t j = 0; j < n; j += VL) acc += vload(a + j, n - j, 0) * vload(da + j, n - j, 0);
             float dot = vsum(acc);
             for (size_t j = 0; j < n; j += VL)
                 vstore(da + j, vload(a + j, n - j, 0) * (vload(da + j, n - j, 0) - dot) * w.scale, n - j);
             int r1 = block_end(i / ATT_BLOCK * ATT_BLOCK, T);
-            memset(da + i + 1, 0, sizeof(float) * (size_t)(r1 - i - 1));  // the block's product reads them
+            memset(da + n, 0, sizeof(float) * (size_t)(r1 - i - 1));  // the block's product reads them
         }
     // dQ += dS K and dK += dSᵀ Q (query heads of one group add into the same dK rows, in order).
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-                int r1 = block_end(r0, T);
-                const float *dsb = datt + aoff(&w, b, h) + (size_t)r0 * T;
-                gemm(0, 0, r1 - r0, D, r1, 1.0f, dsb, T, k + koff(&w, b, h), w.KD, 1.0f,
+                int r1 = block_end(r0, T), k0 = key0_of(key0, B, nblk, b, r0);
+                const float *dsb = datt + aoff(&w, b, h) + (size_t)r0 * T + k0;
+                gemm(0, 0, r1 - r0, D, r1 - k0, 1.0f, dsb, T, k + koff(&w, b, h) + (size_t)k0 * w.KD, w.KD, 1.0f,
                      dq + qoff(&w, b, h) + (size_t)r0 * w.HD, w.HD);
-                gemm(1, 0, r1, D, r1 - r0, 1.0f, dsb, T, q + qoff(&w, b, h) + (size_t)r0 * w.HD, w.HD, 1.0f,
-                     dk + koff(&w, b, h), w.KD);
+                gemm(1, 0, r1 - k0, D, r1 - r0, 1.0f, dsb, T, q + qoff(&w, b, h) + (size_t)r0 * w.HD, w.HD, 1.0f,
+                     dk + koff(&w, b, h) + (size_t)k0 * w.KD, w.KD);
             }
 }
 

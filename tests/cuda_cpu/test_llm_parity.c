@@ -365,7 +365,7 @@ static void attention(ctx *c, const attn_case *a) {
     // 2^-8 times the gradients' scale, hence atol = 2^-6 · max|ref|.
     tensor dout = make(c, nq, 1, 0), dq = make(c, nq, 0.1, 0), dk = make(c, nk, 0.1, 0), dv = make(c, nk, 0.1, 0);
     float *datt = parity_host(natt);
-    agir_cpu_attention_bwd(dq.f, dk.f, dv.f, datt, dout.f, att, q.f, k.f, v.f, a->B, a->T, a->H, a->KVH, a->D);
+    agir_cpu_attention_bwd(dq.f, dk.f, dv.f, datt, dout.f, att, q.f, k.f, v.f, seg, a->B, a->T, a->H, a->KVH, a->D);
     die_if(agir_op_attention_bwd(&c->t.cuda, dq.d, dk.d, dv.d, d_delta, dout.d, out.d, d_lse, q.d, k.d, v.d, d_seg,
                                   a->B, a->T, a->H, a->KVH, a->D, &e),
            &e);
