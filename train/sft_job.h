@@ -73,9 +73,16 @@ void agir_sft_inputs_close(agir_sft_inputs *in);  // safe on a zeroed value
 // model of [model] path extended with the token store's motion tokens (rows from the mean).
 int agir_sft_load_model(const agir_cfg *cfg, const agir_sft_inputs *in, agir_llm *l, agir_err *e);
 
+// Called before each update (iter counts the updates tried in this invocation, skipped ones
+// included) with the LoRA parameters the update reads: the fp32 masters, which are also what the
+// passes read on the CPU with f32 weights. Tests use it to make updates non-finite.
+typedef void (*agir_sft_update_hook)(void *arg, int64_t iter, float *lora, size_t n);
+
 typedef struct agir_sft_train_opts {
     int64_t max_steps;  // stop after this many more updates (with a checkpoint); 0: run to the end
     agir_resume_mode resume;
+    agir_sft_update_hook hook;  // NULL: none
+    void *hook_arg;
 } agir_sft_train_opts;
 
 typedef struct agir_sft_val {

@@ -351,8 +351,9 @@ static int loop(sft_trainer *t, const agir_sft_train_opts *o, agir_sft_train_res
     int bad = 0, rc = AGIR_OK, stop = 0;
     double t0 = agir_now(), ema = NAN;
     int64_t tokens = 0;
-    while (!rc && t->step < end) {
+    for (int64_t iter = 0; !rc && t->step < end; iter++) {
         if ((stop = agir_signal_pending() != 0)) break;
+        if (o->hook) o->hook(o->hook_arg, iter, t->w.lora_master, t->lora.n_params);
         update u;
         if ((rc = run_update(t, &u, e))) break;
         lp.lr = u.lr;

@@ -64,14 +64,20 @@ static int open_run(const fixture *f, const char *dir, const char *const *extra,
     return agir_run_load(run, "sft", schema, NULL, sets, n, e);
 }
 
-static int train(const fixture *f, const char *dir, const char *const *extra, int64_t steps, agir_resume_mode mode,
-                 agir_sft_train_result *r, agir_err *e) {
+static int train_hooked(const fixture *f, const char *dir, const char *const *extra, int64_t steps,
+                        agir_resume_mode mode, agir_sft_update_hook hook, void *arg, agir_sft_train_result *r,
+                        agir_err *e) {
     agir_run run;
     int rc = open_run(f, dir, extra, &run, e);
-    agir_sft_train_opts o = {steps, mode};
+    agir_sft_train_opts o = {steps, mode, hook, arg};
     if (!rc) rc = agir_sft_train(&run, &o, r, e);
     agir_run_close(&run);
     return rc;
+}
+
+static int train(const fixture *f, const char *dir, const char *const *extra, int64_t steps, agir_resume_mode mode,
+                 agir_sft_train_result *r, agir_err *e) {
+    return train_hooked(f, dir, extra, steps, mode, NULL, NULL, r, e);
 }
 
 // The inputs of a config, with its model.
@@ -416,12 +422,58 @@ static void test_two_stages(void **state) {
     assert_int_equal(train(f, "stage2c", none, 0, AGIR_RESUME_AUTO, &r, &e), AGIR_EINPUT);
 }
 
+// NaN put into a LoRA weight before updates [from, to): those updates are skipped and logged (the
+// weight is put back after them); max_bad_steps in a row stop the run with one line, and no
+// checkpoint ever holds non-finite values.
+typedef struct poison {
+    int64_t from, to;
+    float saved;
+} poison;
+
+static void poison_hook(void *arg, int64_t iter, float *lora, size_t n) {
+    poison *p = arg;
+    assert_true(n > 0);
+    if (iter == p->from) p->saved = lora[0];
+    if (iter >= p->from && iter < p->to) lora[0] = NAN;
+    if (iter == p->to) lora[0] = p->saved;
+}
+
+static void test_non_finite_updates(void **state) {
+    const fixture *f = *state;
+    agir_err e = {0};
+    agir_sft_train_result r;
+    static const char *const extra[] = {"train.max_bad_steps=3", "train.ckpt_every=1", "train.steps=8", NULL};
+    poison two = {2, 4, 0};  // two bad updates, then training goes on
+    assert_int_equal(train_hooked(f, "nan2", extra, 0, AGIR_RESUME_AUTO, poison_hook, &two, &r, &e), AGIR_OK);
+    assert_int_equal(r.skipped, 2);
+    assert_int_equal(r.step, 8);
+    char path[700];
+    size_t len;
+    snprintf(path, sizeof path, "%s/nan2/metrics.jsonl", f->dir);
+    char *m = slurp(path, &len);
+    int skips = 0;
+    for (const char *p = m; (p = strstr(p, "\"event\":\"skip\"")); p++) skips++;
+    assert_int_equal(skips, 2);
+    free(m);
+    poison many = {3, 100, 0};  // from the 4th update on: the run stops after 3 in a row
+    assert_int_equal(train_hooked(f, "nan3", extra, 0, AGIR_RESUME_AUTO, poison_hook, &many, &r, &e), AGIR_EINPUT);
+    assert_non_null(strstr(e.msg, "after 3 non-finite steps in a row"));
+    assert_int_equal(r.step, 3);
+    // The newest checkpoint is the last good update's, and it loads.
+    agir_ckpt c;
+    snprintf(path, sizeof path, "%s/nan3", f->dir);
+    assert_int_equal(agir_ckpt_load_latest(path, AGIR_SFT_MODEL_TYPE, NULL, &c, &e), AGIR_OK);
+    assert_int_equal(c.state.step, 3);
+    agir_ckpt_close(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mask_counts_by_hand),     cmocka_unit_test(test_plain_template_by_hand),
         cmocka_unit_test(test_packing),                 cmocka_unit_test(test_packed_loss_equals_unpacked),
         cmocka_unit_test(test_stream_position),         cmocka_unit_test(test_too_long_dropped),
         cmocka_unit_test(test_resume_bit_identical),    cmocka_unit_test(test_two_stages),
+        cmocka_unit_test(test_non_finite_updates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
