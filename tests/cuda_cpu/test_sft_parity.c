@@ -41,7 +41,7 @@ static void train(const char *name, const char *device, const char *lr, agir_sft
     agir_run run;
     agir_err e = {0};
     die_if(agir_run_load(&run, "sft", schema, NULL, sets, (int)(sizeof sets / sizeof *sets), &e), &e);
-    agir_sft_train_opts o = {0, AGIR_RESUME_NEVER};
+    agir_sft_train_opts o = {.resume = AGIR_RESUME_NEVER};
     die_if(agir_sft_train(&run, &o, r, &e), &e);
     agir_run_close(&run);
 }
