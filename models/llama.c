@@ -383,7 +383,7 @@ static void layout_acts(void *obj, agir_arena *b) {
             agir_lora_act *la = &a->lora[l * AGIR_LORA_NTARGET + t];
             if (!lm->A) continue;
             la->h = agir_arena_take(b, N * r, es);
-            la->u = lora->cfg.dropout > 0 ? agir_arena_take(b, N * (size_t)lm->in, es) : NULL;
+            la->u = a->du;  // scratch shared by every matrix: the backward makes u again
         }
 }
 

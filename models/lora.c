@@ -103,16 +103,19 @@ int agir_lora_fwd(const agir_ctx *c, const agir_lora *l, const agir_lora_view *v
 
 int agir_lora_bwd(const agir_ctx *c, const agir_lora *l, const agir_lora_view *v, const agir_lora_act *a, void *dx,
                   const void *dy, const void *x, int N, const agir_rng *rng, void *dh, void *du, agir_err *e) {
-    int r = l->cfg.rank, drop = l->cfg.dropout > 0;
+    int r = l->cfg.rank;
     size_t es = agir_ftype_size(agir_act_ftype(c));
-    const void *u = drop ? a->u : x;
     // h already carries s, so dB += dyᵀ h; dh = s · dy B.
     AGIR_TRY(agir_op_linear_bwd(c, NULL, v->gB, NULL, dy, v->out, a->h, v->B, v->wdt, N, r, v->out, 1, e));
     AGIR_TRY(agir_dev_zero(c, dh, (size_t)N * r * es, e));
     AGIR_TRY(agir_op_linear_bwd(c, dh, NULL, NULL, dy, v->out, a->h, v->B, v->wdt, N, r, v->out, l->scale, e));
-    if (!drop) return agir_op_linear_bwd(c, dx, v->gA, NULL, dh, r, u, v->A, v->wdt, N, v->in, r, 1, e);
-    // dA += dhᵀ u; the input gradient goes back through the same dropout mask
+    if (l->cfg.dropout <= 0) return agir_op_linear_bwd(c, dx, v->gA, NULL, dh, r, x, v->A, v->wdt, N, v->in, r, 1, e);
+    // dA += dhᵀ u with u = dropout(x) made again from the same stream (the same masks as the forward's),
+    // so no matrix keeps its own u between the passes.
+    AGIR_TRY(agir_op_dropout(c, du, x, N, v->in, l->cfg.dropout, rng, 0, e));
+    AGIR_TRY(agir_op_linear_bwd(c, NULL, v->gA, NULL, dh, r, du, v->A, v->wdt, N, v->in, r, 1, e));
+    // The input gradient goes back through the same mask: du = dh A, dx += dropout(du).
     AGIR_TRY(agir_dev_zero(c, du, (size_t)N * v->in * es, e));
-    AGIR_TRY(agir_op_linear_bwd(c, du, v->gA, NULL, dh, r, u, v->A, v->wdt, N, v->in, r, 1, e));
+    AGIR_TRY(agir_op_linear_bwd(c, du, NULL, NULL, dh, r, x, v->A, v->wdt, N, v->in, r, 1, e));
     return agir_op_dropout(c, dx, du, N, v->in, l->cfg.dropout, rng, 1, e);
 }

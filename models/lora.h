@@ -63,8 +63,10 @@ static inline agir_lora_mat *agir_lora_at(const agir_lora *l, int layer, agir_lo
 // A ~ U(-1/sqrt(in), 1/sqrt(in)) from a child stream per matrix; B = 0.
 void agir_lora_init(agir_lora *l, const agir_rng *rng);
 
-// Saved per adapted matrix by the forward pass for the backward one, on the model's context in its
-// activation dtype. u: (N, in) the dropped-out input (unused when dropout is 0)  h: (N, r) s · A u
+// Per adapted matrix, on the model's context in its activation dtype: h: (N, r) s · A u, saved by
+// the forward pass for the backward one; u: (N, in) where the forward puts the dropped-out input
+// (unused when dropout is 0). The backward makes u again from the same stream, so u is scratch that
+// every adapted matrix may share.
 typedef struct agir_lora_act {
     void *u, *h;
 } agir_lora_act;
@@ -83,7 +85,7 @@ typedef struct agir_lora_view {
 // count and backward regenerates them. NULL rng: no dropout (inference, the adapter's expected output).
 int agir_lora_fwd(const agir_ctx *c, const agir_lora *l, const agir_lora_view *v, agir_lora_act *a, void *y,
                   const void *x, int N, const agir_rng *rng, agir_err *e);
-// gA, gB accumulate; dx += (input gradient). dh: (N, r) and du: (N, in) act scratch.
+// gA, gB accumulate; dx += (input gradient). dh: (N, r) and du: (N, in) act scratch (du may be a->u).
 int agir_lora_bwd(const agir_ctx *c, const agir_lora *l, const agir_lora_view *v, const agir_lora_act *a, void *dx,
                   const void *dy, const void *x, int N, const agir_rng *rng, void *dh, void *du, agir_err *e);
 

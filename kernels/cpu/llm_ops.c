@@ -494,66 +494,101 @@ double agir_cpu_softmax_xent(float *dlogits, const float *logits, const int32_t 
     return loss * scale;
 }
 
-// Philox4x32-10 (core/philox.h) on four counters at once with SSE2, which every x86-64 has: the
-// 32 × 32 → 64-bit products of a round are _mm_mul_epu32 on lanes 0 and 2, then on lanes 1 and 3
-// shifted down. out[j] = block ctr + j of (seed, stream), words in order; the same bits as
-// agir_philox_block, which the scalar fallback calls.
-#if defined(__SSE2__)
-#include <emmintrin.h>
+// Philox4x32-10 (core/philox.h) on many counters at once: the four words of a round are vectors
+// over the counters, and the 32 × 32 → 64-bit products are _mm*_mul_epu32 on the even lanes and on
+// the odd lanes shifted down. out[j] = block ctr + j of (seed, stream), the bits of
+// agir_philox_block. With AVX-512 (checked at run time) 16 blocks per call, with SSE2, which every
+// x86-64 has, 4.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define PHILOX_ROUNDS(V, mul, srli64, slli64, and_, andn, or_, xor_, set1, mask)                              \
+    for (int round = 0; round < 10; round++) {                                                              \
+        V pe0 = mul(c0, m0), po0 = mul(srli64(c0, 32), m0), pe1 = mul(c2, m1), po1 = mul(srli64(c2, 32), m1); \
+        V lo0 = or_(and_(pe0, mask), slli64(po0, 32)), hi0 = or_(srli64(pe0, 32), andn(mask, po0));       \
+        V lo1 = or_(and_(pe1, mask), slli64(po1, 32)), hi1 = or_(srli64(pe1, 32), andn(mask, po1));       \
+        V n0 = xor_(xor_(hi1, c1), set1((int)k0)), n2 = xor_(xor_(hi0, c3), set1((int)k1));               \
+        c1 = lo1, c3 = lo0, c0 = n0, c2 = n2;                                                              \
+        k0 += AGIR_PHILOX_W0, k1 += AGIR_PHILOX_W1;                                                        \
+    }
+
+__attribute__((target("avx512f"))) static void philox16(uint64_t seed, uint64_t stream, uint64_t ctr,
+                                                        uint32_t out[16][4]) {
+    uint32_t lo[16], hi[16], w[4][16];
+    for (int j = 0; j < 16; j++) lo[j] = (uint32_t)(ctr + (uint64_t)j), hi[j] = (uint32_t)((ctr + (uint64_t)j) >> 32);
+    __m512i c0 = _mm512_loadu_si512(lo), c1 = _mm512_loadu_si512(hi);
+    __m512i c2 = _mm512_set1_epi32((int)(uint32_t)stream), c3 = _mm512_set1_epi32((int)(uint32_t)(stream >> 32));
+    const __m512i m0 = _mm512_set1_epi32((int)AGIR_PHILOX_M0), m1 = _mm512_set1_epi32((int)AGIR_PHILOX_M1);
+    const __m512i mask = _mm512_set1_epi64(0xffffffffll);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    PHILOX_ROUNDS(__m512i, _mm512_mul_epu32, _mm512_srli_epi64, _mm512_slli_epi64, _mm512_and_si512,
+                  _mm512_andnot_si512, _mm512_or_si512, _mm512_xor_si512, _mm512_set1_epi32, mask)
+    _mm512_storeu_si512(w[0], c0), _mm512_storeu_si512(w[1], c1);
+    _mm512_storeu_si512(w[2], c2), _mm512_storeu_si512(w[3], c3);
+    for (int j = 0; j < 16; j++)
+        for (int i = 0; i < 4; i++) out[j][i] = w[i][j];
+}
+
 static void philox4(uint64_t seed, uint64_t stream, uint64_t ctr, uint32_t out[4][4]) {
-    uint32_t lo[4], hi[4];
+    uint32_t lo[4], hi[4], w[4][4];
     for (int j = 0; j < 4; j++) lo[j] = (uint32_t)(ctr + (uint64_t)j), hi[j] = (uint32_t)((ctr + (uint64_t)j) >> 32);
     __m128i c0 = _mm_loadu_si128((const __m128i *)lo), c1 = _mm_loadu_si128((const __m128i *)hi);
     __m128i c2 = _mm_set1_epi32((int)(uint32_t)stream), c3 = _mm_set1_epi32((int)(uint32_t)(stream >> 32));
     const __m128i m0 = _mm_set1_epi32((int)AGIR_PHILOX_M0), m1 = _mm_set1_epi32((int)AGIR_PHILOX_M1);
+    const __m128i mask = _mm_set1_epi64x(0xffffffffll);
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int round = 0; round < 10; round++) {
-        // (hi, lo) of m · c per lane: even lanes from one product, odd lanes from the shifted one.
-        __m128i pe0 = _mm_mul_epu32(c0, m0), po0 = _mm_mul_epu32(_mm_srli_epi64(c0, 32), m0);
-        __m128i pe1 = _mm_mul_epu32(c2, m1), po1 = _mm_mul_epu32(_mm_srli_epi64(c2, 32), m1);
-        __m128i mask = _mm_set_epi32(0, -1, 0, -1);
-        __m128i lo0 = _mm_or_si128(_mm_and_si128(pe0, mask), _mm_slli_epi64(po0, 32));
-        __m128i hi0 = _mm_or_si128(_mm_srli_epi64(pe0, 32), _mm_andnot_si128(mask, po0));
-        __m128i lo1 = _mm_or_si128(_mm_and_si128(pe1, mask), _mm_slli_epi64(po1, 32));
-        __m128i hi1 = _mm_or_si128(_mm_srli_epi64(pe1, 32), _mm_andnot_si128(mask, po1));
-        __m128i n0 = _mm_xor_si128(_mm_xor_si128(hi1, c1), _mm_set1_epi32((int)k0));
-        __m128i n2 = _mm_xor_si128(_mm_xor_si128(hi0, c3), _mm_set1_epi32((int)k1));
-        c1 = lo1, c3 = lo0, c0 = n0, c2 = n2;
-        k0 += AGIR_PHILOX_W0, k1 += AGIR_PHILOX_W1;
-    }
-    uint32_t w[4][4];
+    PHILOX_ROUNDS(__m128i, _mm_mul_epu32, _mm_srli_epi64, _mm_slli_epi64, _mm_and_si128, _mm_andnot_si128,
+                  _mm_or_si128, _mm_xor_si128, _mm_set1_epi32, mask)
     _mm_storeu_si128((__m128i *)w[0], c0), _mm_storeu_si128((__m128i *)w[1], c1);
     _mm_storeu_si128((__m128i *)w[2], c2), _mm_storeu_si128((__m128i *)w[3], c3);
     for (int j = 0; j < 4; j++)
         for (int i = 0; i < 4; i++) out[j][i] = w[i][j];
 }
-#else
-static void philox4(uint64_t seed, uint64_t stream, uint64_t ctr, uint32_t out[4][4]) {
-    for (int j = 0; j < 4; j++) agir_philox_block(seed, stream, ctr + (uint64_t)j, out[j]);
+
+// Blocks ctr .. ctr + 15.
+static void philox_blocks(int wide, uint64_t seed, uint64_t stream, uint64_t ctr, uint32_t out[16][4]) {
+    if (wide) philox16(seed, stream, ctr, out);
+    else
+        for (int j = 0; j < 16; j += 4) philox4(seed, stream, ctr + (uint64_t)j, out + j);
 }
+static int philox_wide(void) { return __builtin_cpu_supports("avx512f"); }
+#else
+static void philox_blocks(int wide, uint64_t seed, uint64_t stream, uint64_t ctr, uint32_t out[16][4]) {
+    (void)wide;
+    for (int j = 0; j < 16; j++) agir_philox_block(seed, stream, ctr + (uint64_t)j, out[j]);
+}
+static int philox_wide(void) { return 0; }
 #endif
 
 // Row n draws from agir_rng_child(rng, n) as agir_rng_uniform would, two 32-bit words per element
 // (high first), so block k decides elements 2k and 2k + 1 (as kernels/cuda/lora.cu does); an element
 // is kept when its uniform is ≥ p, compared in integers: (draw >> 11) ≥ ceil(p · 2^53). The blocks
-// are made four at a time instead of through agir_rng_uniform one word per call: the masks of a
+// are made 16 at a time instead of through agir_rng_uniform one word per call: the masks of a
 // training step take hundreds of millions of draws.
 void agir_cpu_dropout(float *dst, const float *src, int N, int in, float p, const agir_rng *rng, int accumulate) {
     float keep_scale = 1.0f / (1.0f - p);
-    uint64_t keep_min = (uint64_t)ceil((double)p * 0x1p53);
+    // (draw >> 11) ≥ keep_min exactly when draw ≥ keep_min · 2^11 (< 2^64 as keep_min ≤ 2^53)
+    uint64_t keep_from = (uint64_t)ceil((double)p * 0x1p53) << 11;
+    int wide = philox_wide();
 #pragma omp parallel for schedule(static) if ((size_t)N * in >= AGIR_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         uint64_t stream = agir_philox_child_stream(rng->seed, rng->stream, (uint64_t)n);
         const float *x = src + (size_t)n * in;
         float *y = dst + (size_t)n * in;
-        for (int i0 = 0; i0 < in; i0 += 8) {
-            uint32_t w[4][4];
-            philox4(rng->seed, stream, (uint64_t)i0 / 2, w);
-            for (int i = i0; i < in && i < i0 + 8; i++) {
-                const uint32_t *b = w[(i - i0) / 2] + 2 * (i % 2);
-                uint64_t draw = ((uint64_t)b[0] << 32) | b[1];
-                float v = (draw >> 11) >= keep_min ? x[i] * keep_scale : 0.0f;
-                y[i] = accumulate ? y[i] + v : v;
+        for (int i0 = 0; i0 < in; i0 += 32) {
+            uint32_t w[16][4];
+            int32_t keep[32];
+            philox_blocks(wide, rng->seed, stream, (uint64_t)i0 / 2, w);
+            for (int k = 0; k < 32; k++) {
+                const uint32_t *b = w[k / 2] + 2 * (k % 2);
+                keep[k] = (((uint64_t)b[0] << 32) | b[1]) >= keep_from ? -1 : 0;
+            }
+            // A dropped element is 0 whatever x holds: the product is masked, not multiplied by 0.
+            size_t m = (size_t)(in - i0 < 32 ? in - i0 : 32);
+            for (size_t k = 0; k < m; k += VL) {
+                vf v = (vf)((vi)(vload(x + i0 + k, m - k, 0) * keep_scale) & vloadi(keep + k, m - k, 0));
+                if (accumulate) v += vload(y + i0 + k, m - k, 0);
+                vstore(y + i0 + k, v, m - k);
             }
         }
     }
