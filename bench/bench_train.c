@@ -30,7 +30,7 @@ bench_step_result bench_train_steps(const char *prog, agir_llama_weights *w, agi
     for (int s = 0; s <= steps; s++) {
         double t0 = bench_now(), c0 = bench_cpu_now(), loss;
         bench_check(prog, agir_llm_step_begin(tr, agir_llama_count_valid(lab, N), &e), &e);
-        bench_check(prog, agir_llama_forward(w, a, tok, pos, seg, dropout, &e), &e);
+        bench_check(prog, agir_llama_forward_train(w, a, tok, pos, seg, lab, dropout, &e), &e);
         double t1 = bench_now();
         bench_check(prog, agir_llama_loss(w, a, lab, tr->n_valid, 1, &loss, &e), &e);
         tr->loss += loss;

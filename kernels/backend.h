@@ -158,6 +158,12 @@ int agir_cuda_embedding_fwd(const agir_ctx *c, agir_bf16 *out, const int32_t *id
 void agir_cpu_embedding_bwd(float *dbase, float *dextra, const float *dout, const int32_t *ids, int V0, int N, int C);
 int agir_cuda_embedding_bwd(const agir_ctx *c, float *dbase, float *dextra, const agir_bf16 *dout, const int32_t *ids,
                             int V0, int V1, int N, int C, agir_err *e);
+void agir_cpu_rows_gather(float *out, const float *x, const int32_t *rows, int n, int C);
+int agir_cuda_rows_gather(const agir_ctx *c, agir_bf16 *out, const agir_bf16 *x, const int32_t *rows, int n, int C,
+                          agir_err *e);
+void agir_cpu_rows_scatter_add(float *x, const float *src, const int32_t *rows, int n, int C);
+int agir_cuda_rows_scatter_add(const agir_ctx *c, agir_bf16 *x, const agir_bf16 *src, const int32_t *rows, int n, int C,
+                               agir_err *e);
 int agir_cpu_rmsnorm_fwd(float *y, float *rstd, const float *x, const void *w, agir_ftype wdt, int N, int C, float eps,
                          agir_err *e);
 int agir_cuda_rmsnorm_fwd(const agir_ctx *c, agir_bf16 *y, float *rstd, const agir_bf16 *x, const agir_bf16 *w, int N,

@@ -104,6 +104,25 @@ int agir_op_embedding_bwd(const agir_ctx *c, float *dbase, float *dextra, const 
                   agir_cuda_embedding_bwd(c, dbase, dextra, dout, ids, V0, V1, N, C, e));
 }
 
+int agir_op_rows_gather(const agir_ctx *c, void *out, const void *x, const int32_t *rows, int n, int N, int C,
+                        agir_err *e) {
+    const char *op = "rows_gather";
+    CHECK_SIZES(e, op, N, C);
+    CHECK_PTRS(e, op, (out && x && rows && n >= 0 && n <= N) || n == 0);
+    if (n == 0) return AGIR_OK;
+    AGIR_DISPATCH(c, e, agir_cpu_rows_gather(out, x, rows, n, C), agir_cuda_rows_gather(c, out, x, rows, n, C, e));
+}
+
+int agir_op_rows_scatter_add(const agir_ctx *c, void *x, const void *src, const int32_t *rows, int n, int N, int C,
+                             agir_err *e) {
+    const char *op = "rows_scatter_add";
+    CHECK_SIZES(e, op, N, C);
+    CHECK_PTRS(e, op, (x && src && rows && n >= 0 && n <= N) || n == 0);
+    if (n == 0) return AGIR_OK;
+    AGIR_DISPATCH(c, e, agir_cpu_rows_scatter_add(x, src, rows, n, C),
+                  agir_cuda_rows_scatter_add(c, x, src, rows, n, C, e));
+}
+
 int agir_op_rmsnorm_fwd(const agir_ctx *c, void *y, float *rstd, const void *x, const void *w, agir_ftype wdt, int N,
                         int C, float eps, agir_err *e) {
     const char *op = "rmsnorm_fwd";

@@ -74,6 +74,14 @@ int agir_op_embedding_fwd(const agir_ctx *c, void *out, const int32_t *ids, cons
 int agir_op_embedding_bwd(const agir_ctx *c, float *dbase, float *dextra, const void *dout, const int32_t *ids,
                           int V0, int V1, int N, int C, agir_err *e);
 
+// Rows of a matrix by index: out[i] = x[rows[i]], and its backward, x[rows[i]] += src[i]. out, src:
+// (n, C) act; x: (N, C) act; rows: (n) int32 in [0, N), distinct for the scatter. The training
+// forward gives the output head only the rows the loss reads (models/llama.h).
+int agir_op_rows_gather(const agir_ctx *c, void *out, const void *x, const int32_t *rows, int n, int N, int C,
+                        agir_err *e);
+int agir_op_rows_scatter_add(const agir_ctx *c, void *x, const void *src, const int32_t *rows, int n, int N, int C,
+                             agir_err *e);
+
 // RMSNorm (Zhang & Sennrich 2019), in float like HF: y = x / sqrt(mean(x²) + eps) · w.
 // y, x: (N, C) act; w: (C) wdt; rstd: (N) f32 out, saved for the backward pass.
 int agir_op_rmsnorm_fwd(const agir_ctx *c, void *y, float *rstd, const void *x, const void *w, agir_ftype wdt, int N,

@@ -362,8 +362,10 @@ static void layout_acts(void *obj, agir_arena *b) {
                                     &a->up, &a->act, &a->lnf, &a->logits, &a->dres, &a->dtmp, &a->dq, &a->dk,
                                     &a->dv, &a->dao, &a->dgate, &a->dup, &a->dact};
     for (int i = 0; i < AGIR_LLAMA_NACT; i++) *slot[i] = agir_arena_take(b, N * w[i], es);
-    int32_t **ids[4] = {&a->tokens, &a->pos, &a->seg, &a->labels};
-    for (int i = 0; i < 4; i++) *ids[i] = agir_arena_take(b, N, sizeof(int32_t));
+    int32_t **ids[5] = {&a->tokens, &a->pos, &a->seg, &a->labels, &a->rows};
+    for (int i = 0; i < 5; i++) *ids[i] = agir_arena_take(b, N, sizeof(int32_t));
+    a->xrows = agir_arena_take(b, N * C, es);
+    a->dxrows = agir_arena_take(b, N * C, es);
     a->cos_t = agir_arena_take(b, N * (c->head_dim / 2), f4);
     a->sin_t = agir_arena_take(b, N * (c->head_dim / 2), f4);
     a->rstd1 = agir_arena_take(b, L * N, f4);
@@ -394,13 +396,18 @@ int agir_llama_acts_alloc(agir_llama_acts *a, const agir_llama_weights *w, int B
     a->ctx = w->ctx;
     a->B = B;
     a->T = T;
+    a->n_rows = -1;
     a->lora = calloc((size_t)w->m->cfg.n_layer * AGIR_LORA_NTARGET, sizeof *a->lora);
-    if (!a->lora) return AGIR_BUG(e, "out of memory for %d layers", w->m->cfg.n_layer);
+    a->host_rows = malloc(2 * (size_t)B * T * sizeof *a->host_rows);
+    if (!a->lora || !a->host_rows) {
+        free(a->lora), free(a->host_rows);
+        return AGIR_BUG(e, "out of memory for %d layers", w->m->cfg.n_layer);
+    }
     acts_layout al = {a, w};
     int rc = carve_block(w->ctx, layout_acts, &al, &a->mem, &a->bytes, "activations", e);
     if (rc) {
-        free(a->lora);
-        a->lora = NULL;
+        free(a->lora), free(a->host_rows);
+        a->lora = NULL, a->host_rows = NULL;
         return rc == AGIR_EINPUT ? rc
                                  : AGIR_BAD(e, "activations for batch %d x sequence %d do not fit in memory (hint: "
                                             "lower them)", B, T);
@@ -410,12 +417,12 @@ int agir_llama_acts_alloc(agir_llama_acts *a, const agir_llama_weights *w, int B
 
 void agir_llama_acts_free(agir_llama_acts *a) {
     if (a->ctx) agir_dev_free(a->ctx, a->mem);
-    free(a->lora);
+    free(a->lora), free(a->host_rows);
     memset(a, 0, sizeof *a);
 }
 
 int agir_llama_logits_f32(const agir_llama_weights *w, const agir_llama_acts *a, float *out, agir_err *e) {
-    size_t n = (size_t)a->B * a->T * w->m->cfg.vocab;
+    size_t n = (a->n_rows < 0 ? (size_t)a->B * a->T : (size_t)a->n_rows) * w->m->cfg.vocab;
     return agir_dev_download_f32(a->ctx, out, a->logits, agir_act_ftype(a->ctx), n, e);
 }
 
@@ -536,7 +543,8 @@ static int upload_inputs(const agir_llama_weights *w, agir_llama_acts *a, const 
     return rc;
 }
 
-int agir_llama_forward(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *tokens, const int32_t *pos,
+// Everything but the head: res[L] (N, C) holds the final residual stream.
+static int forward_body(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *tokens, const int32_t *pos,
                        const int32_t *seg, const agir_rng *rng, agir_err *e) {
     const agir_llama *m = w->m;
     const agir_llama_config *c = &m->cfg;
@@ -564,9 +572,35 @@ int agir_llama_forward(const agir_llama_weights *w, agir_llama_acts *a, const in
                                        c->n_kv_head, c->head_dim, e));
         AGIR_TRY(agir_llama_layer_out_fwd(w, l, &b, e));
     }
+    return AGIR_OK;
+}
+
+int agir_llama_forward(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *tokens, const int32_t *pos,
+                       const int32_t *seg, const agir_rng *rng, agir_err *e) {
+    AGIR_TRY(forward_body(w, a, tokens, pos, seg, rng, e));
+    const agir_llama_config *c = &w->m->cfg;
+    int N = a->B * a->T;
+    a->n_rows = -1;
     // logits = head(rmsnorm(res[L])): (N, V)
-    return agir_llama_head_fwd(w, a->logits, a->lnf, a->rstdf, at(a->res, (size_t)c->n_layer * N * C, act_size(w)),
+    return agir_llama_head_fwd(w, a->logits, a->lnf, a->rstdf, at(a->res, (size_t)c->n_layer * N * c->dim, act_size(w)),
                                N, e);
+}
+
+int agir_llama_forward_train(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *tokens,
+                             const int32_t *pos, const int32_t *seg, const int32_t *labels, const agir_rng *rng,
+                             agir_err *e) {
+    const agir_llama_config *c = &w->m->cfg;
+    int N = a->B * a->T, n = 0;
+    for (int i = 0; i < N; i++)
+        if (labels[i] != -1) a->host_rows[n++] = i;
+    AGIR_TRY(forward_body(w, a, tokens, pos, seg, rng, e));
+    a->n_rows = n;
+    if (!n) return AGIR_OK;
+    AGIR_TRY(agir_dev_upload(w->ctx, a->rows, a->host_rows, (size_t)n * sizeof *a->rows, e));
+    // xrows = res[L][rows]: (n, C); logits = head(rmsnorm(xrows)): (n, V)
+    AGIR_TRY(agir_op_rows_gather(w->ctx, a->xrows, at(a->res, (size_t)c->n_layer * N * c->dim, act_size(w)), a->rows,
+                                 n, N, c->dim, e));
+    return agir_llama_head_fwd(w, a->logits, a->lnf, a->rstdf, a->xrows, n, e);
 }
 
 int64_t agir_llama_count_valid(const int32_t *labels, size_t n) {
@@ -577,13 +611,23 @@ int64_t agir_llama_count_valid(const int32_t *labels, size_t n) {
 
 int agir_llama_loss(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *labels, int64_t n_valid_global,
                     int want_grad, double *loss, agir_err *e) {
-    int N = a->B * a->T, V = w->m->cfg.vocab;
-    for (int n = 0; n < N; n++)
-        if (labels[n] < -1 || labels[n] >= V)
-            return AGIR_BAD(e, "labels[%d]: %d is neither -1 (ignored) nor a token id below %d", n, labels[n], V);
+    int N = a->B * a->T, V = w->m->cfg.vocab, n = a->n_rows < 0 ? N : a->n_rows;
+    for (int i = 0; i < N; i++)
+        if (labels[i] < -1 || labels[i] >= V)
+            return AGIR_BAD(e, "labels[%d]: %d is neither -1 (ignored) nor a token id below %d", i, labels[i], V);
     if (n_valid_global < 1) return AGIR_BAD(e, "loss: no trained token in the batch (hint: check the loss masks)");
-    AGIR_TRY(agir_dev_upload(w->ctx, a->labels, labels, (size_t)N * sizeof *labels, e));
-    return agir_op_softmax_xent(w->ctx, want_grad ? a->logits : NULL, a->logits, a->labels, N, V,
+    const int32_t *lab = labels;
+    if (a->n_rows >= 0) {  // the rows the training forward kept, in order
+        int32_t *packed = a->host_rows + N;
+        if (agir_llama_count_valid(labels, (size_t)N) != n)
+            return AGIR_BUG(e, "loss: labels other than those of agir_llama_forward_train");
+        for (int i = 0; i < n; i++) packed[i] = labels[a->host_rows[i]];
+        lab = packed;
+    }
+    *loss = 0;
+    if (!n) return AGIR_OK;
+    AGIR_TRY(agir_dev_upload(w->ctx, a->labels, lab, (size_t)n * sizeof *lab, e));
+    return agir_op_softmax_xent(w->ctx, want_grad ? a->logits : NULL, a->logits, a->labels, n, V,
                                 (float)(1.0 / n_valid_global), a->xent, loss, e);
 }
 
@@ -651,20 +695,30 @@ int agir_llama_backward(const agir_llama_weights *w, agir_llama_grads *g, agir_l
     size_t NC = (size_t)N * C, es = act_size(w);
     if (w->lora && w->lora->cfg.dropout > 0 && !a->dropout_on)
         return AGIR_BUG(e, "backward after a forward pass without a dropout stream (an evaluation pass)");
-    const void *dlogits = a->logits;  // (N, V)
-    // dtmp = d lnf: (N, C)
-    AGIR_TRY(zero(w, a->dtmp, NC, e));
-    AGIR_TRY(agir_op_linear_bwd(w->ctx, a->dtmp, NULL, NULL, dlogits, V, a->lnf, w->head, w->wdt, N, C, V, 1, e));
-    // the new head rows (the new embedding rows when tied) get the gradient of their logit columns
-    if (n_new)
-        AGIR_TRY(agir_op_linear_bwd(w->ctx, NULL, c->tied ? g->new_embed : g->new_head, NULL,
-                                    at(dlogits, (size_t)m->v0, es), V, a->lnf,
-                                    at(w->head, (size_t)m->v0 * C, agir_ftype_size(w->wdt)), w->wdt, N, C, n_new, 1,
-                                    e));
-    // dres = d res[L]: (N, C)
+    // The head ran over Nh rows: all N, or the n_rows that agir_llama_forward_train kept.
+    int Nh = a->n_rows < 0 ? N : a->n_rows;
+    const void *dlogits = a->logits;  // (Nh, V)
     AGIR_TRY(zero(w, a->dres, NC, e));
-    AGIR_TRY(agir_op_rmsnorm_bwd(w->ctx, a->dres, NULL, a->dtmp, at(a->res, (size_t)c->n_layer * NC, es), w->norm,
-                                 w->wdt, a->rstdf, N, C, e));
+    if (Nh > 0) {
+        // dtmp = d lnf: (Nh, C)
+        AGIR_TRY(zero(w, a->dtmp, (size_t)Nh * C, e));
+        AGIR_TRY(agir_op_linear_bwd(w->ctx, a->dtmp, NULL, NULL, dlogits, V, a->lnf, w->head, w->wdt, Nh, C, V, 1, e));
+        // the new head rows (the new embedding rows when tied) get the gradient of their logit columns
+        if (n_new)
+            AGIR_TRY(agir_op_linear_bwd(w->ctx, NULL, c->tied ? g->new_embed : g->new_head, NULL,
+                                        at(dlogits, (size_t)m->v0, es), V, a->lnf,
+                                        at(w->head, (size_t)m->v0 * C, agir_ftype_size(w->wdt)), w->wdt, Nh, C, n_new,
+                                        1, e));
+    }
+    // dres = d res[L]: (N, C), through the final norm of the rows the head saw
+    const void *res_l = at(a->res, (size_t)c->n_layer * NC, es);
+    if (a->n_rows < 0) {
+        AGIR_TRY(agir_op_rmsnorm_bwd(w->ctx, a->dres, NULL, a->dtmp, res_l, w->norm, w->wdt, a->rstdf, N, C, e));
+    } else if (Nh > 0) {
+        AGIR_TRY(zero(w, a->dxrows, (size_t)Nh * C, e));
+        AGIR_TRY(agir_op_rmsnorm_bwd(w->ctx, a->dxrows, NULL, a->dtmp, a->xrows, w->norm, w->wdt, a->rstdf, Nh, C, e));
+        AGIR_TRY(agir_op_rows_scatter_add(w->ctx, a->dres, a->dxrows, a->rows, Nh, N, C, e));
+    }
     for (int l = c->n_layer - 1; l >= 0; l--) AGIR_TRY(backward_layer(w, g, a, l, e));
     if (!n_new) return 0;
     return agir_op_embedding_bwd(w->ctx, NULL, g->new_embed, a->dres, a->tokens, m->v0, n_new, N, C, e);

@@ -181,7 +181,12 @@ typedef struct agir_llama_acts {
     void *gate, *up, *act;  // (L, N, F)
     void *lnf;     // (N, C)
     float *rstdf;  // (N)
-    void *logits;  // (N, V); after agir_llama_loss with gradients, d(loss)/d(logits)
+    void *logits;  // (N, V), or (n_rows, V) after agir_llama_forward_train; after agir_llama_loss with
+                   // gradients, d(loss)/d(logits)
+    int n_rows;       // rows the head ran over after agir_llama_forward_train; -1 after agir_llama_forward (all)
+    int32_t *rows;    // (N) device: their indices
+    int32_t *host_rows;  // (2·N) host staging: the indices, then the labels packed to them
+    void *xrows, *dxrows;  // (N, C) the final residual rows the head saw, and their gradient
     float *xent;   // agir_xent_ws_floats(N): the loss's device workspace
     agir_lora_act *lora;  // [L · AGIR_LORA_NTARGET]
     agir_rng dropout_rng;  // this step's dropout stream
@@ -220,6 +225,14 @@ int agir_llama_logits_f32(const agir_llama_weights *w, const agir_llama_acts *a,
 int agir_llama_forward(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *tokens, const int32_t *pos,
                        const int32_t *seg, const agir_rng *rng, agir_err *e);
 
+// The forward of a training step: as agir_llama_forward, but the head (final norm, output matrix)
+// runs only over the rows whose label is not -1 — the only rows the loss reads — so its cost and
+// the logits' size follow the trained tokens, not the batch. agir_llama_loss must get the same
+// labels; agir_llama_logits_f32 then gives those rows' logits (n_rows, V).
+int agir_llama_forward_train(const agir_llama_weights *w, agir_llama_acts *a, const int32_t *tokens,
+                             const int32_t *pos, const int32_t *seg, const int32_t *labels, const agir_rng *rng,
+                             agir_err *e);
+
 // The buffers of one layer's forward over N rows (activation dtype of the context). The training
 // forward keeps a set per layer for backward; the KV-cached forward (infer/kv_cache.c) reuses one
 // set and updates the residual in place: x == mid == out, ln1 == ln2, rstd1 == rstd2, act == gate.
@@ -253,7 +266,7 @@ int agir_llama_head_fwd(const agir_llama_weights *w, void *logits, void *ln, flo
 // Labels with value -1 are ignored.
 int64_t agir_llama_count_valid(const int32_t *labels, size_t n);
 
-// Masked cross-entropy of the last forward: Σ_valid -log p / n_valid_global, where
+// Masked cross-entropy of the last forward (over the rows agir_llama_forward_train kept, or all): Σ_valid -log p / n_valid_global, where
 // n_valid_global counts valid labels over the whole global batch (all micro-batches and ranks),
 // so summing micro-step gradients equals one big step. labels: (B, T) on the host, already aligned
 // with the positions. With want_grad the logits are replaced by their gradient, ready for backward.

@@ -69,7 +69,7 @@ int agir_llm_step_begin(agir_llm_trainer *t, int64_t n_valid_local, agir_err *e)
 int agir_llm_step_micro(agir_llm_trainer *t, agir_llama_acts *a, const int32_t *tokens, const int32_t *pos,
                         const int32_t *seg, const int32_t *labels, const agir_rng *dropout, double *loss, agir_err *e) {
     if (t->n_valid < 1) return AGIR_BUG(e, "micro-step outside agir_llm_step_begin/apply");
-    AGIR_TRY(agir_llama_forward(t->w, a, tokens, pos, seg, dropout, e));
+    AGIR_TRY(agir_llama_forward_train(t->w, a, tokens, pos, seg, labels, dropout, e));
     double l;
     AGIR_TRY(agir_llama_loss(t->w, a, labels, t->n_valid, 1, &l, e));
     AGIR_TRY(agir_llama_backward(t->w, &t->g, a, e));

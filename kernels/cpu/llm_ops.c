@@ -437,6 +437,17 @@ void agir_cpu_embedding_bwd(float *dbase, float *dextra, const float *dout, cons
     }
 }
 
+void agir_cpu_rows_gather(float *out, const float *x, const int32_t *rows, int n, int C) {
+    for (int i = 0; i < n; i++) memcpy(out + (size_t)i * C, x + (size_t)rows[i] * C, sizeof(float) * (size_t)C);
+}
+
+void agir_cpu_rows_scatter_add(float *x, const float *src, const int32_t *rows, int n, int C) {
+    for (int i = 0; i < n; i++) {
+        float *row = x + (size_t)rows[i] * C;
+        for (int c = 0; c < C; c++) row[c] += src[(size_t)i * C + c];
+    }
+}
+
 enum { XENT_CHUNKS = 64, XENT_BLOCK = 1024 };
 
 // Σ_i e^(x_i - mx), written to e when not NULL (e may be x): float lanes over blocks of XENT_BLOCK,

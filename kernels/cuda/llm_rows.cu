@@ -43,6 +43,22 @@ __global__ void __launch_bounds__(kColThreads) embedding_bwd_kernel(float *dbase
         }
 }
 
+__global__ void __launch_bounds__(kThreads) rows_gather_kernel(bf16 *out, const bf16 *x, const int32_t *rows, int n,
+                                                              int C) {
+    size_t total = (size_t)n * C;
+    for (size_t i = grid_first(); i < total; i += grid_stride()) out[i] = x[(size_t)rows[i / C] * C + i % C];
+}
+
+// Rows are distinct, so every element has one writer.
+__global__ void __launch_bounds__(kThreads) rows_scatter_add_kernel(bf16 *x, const bf16 *src, const int32_t *rows,
+                                                                   int n, int C) {
+    size_t total = (size_t)n * C;
+    for (size_t i = grid_first(); i < total; i += grid_stride()) {
+        bf16 *to = x + (size_t)rows[i / C] * C + i % C;
+        *to = from_float<bf16>(to_float(*to) + to_float(src[i]));
+    }
+}
+
 // Rows of a warp: lane-strided elements, a warp sum, no block barrier. The row index is the same for
 // the whole warp, so a warp past the last row skips the loop as a unit.
 __device__ __forceinline__ int warp_row() { return blockIdx.x * kRowsPerBlock + threadIdx.y; }
@@ -136,6 +152,20 @@ extern "C" int agir_cuda_embedding_bwd(const agir_ctx *c, float *dbase, float *d
                                        const int32_t *ids, int V0, int V1, int N, int C, agir_err *e) {
     AGIR_LAUNCH(e, embedding_bwd_kernel, grid_blocks((size_t)C, kColThreads, kMaxBlocks), kColThreads, 0, stream_of(c),
                 dbase, dextra, as_bf16(dout), ids, V0, V1, N, C);
+    return AGIR_OK;
+}
+
+extern "C" int agir_cuda_rows_gather(const agir_ctx *c, agir_bf16 *out, const agir_bf16 *x, const int32_t *rows, int n,
+                                     int C, agir_err *e) {
+    AGIR_LAUNCH(e, rows_gather_kernel, grid_blocks((size_t)n * C, kThreads, kMaxBlocks), kThreads, 0, stream_of(c),
+                as_bf16(out), as_bf16(x), rows, n, C);
+    return AGIR_OK;
+}
+
+extern "C" int agir_cuda_rows_scatter_add(const agir_ctx *c, agir_bf16 *x, const agir_bf16 *src, const int32_t *rows,
+                                          int n, int C, agir_err *e) {
+    AGIR_LAUNCH(e, rows_scatter_add_kernel, grid_blocks((size_t)n * C, kThreads, kMaxBlocks), kThreads, 0,
+                stream_of(c), as_bf16(x), as_bf16(src), rows, n, C);
     return AGIR_OK;
 }
 

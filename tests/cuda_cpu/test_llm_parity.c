@@ -239,6 +239,27 @@ static void rope(ctx *c) {
 
 // ---- SwiGLU --------------------------------------------------------------------------------------
 
+// Rows by index, and their scatter back (the training forward's head over the trained rows).
+static void rows(ctx *c) {
+    enum { N = 45, n = 17, C = 37 };
+    agir_err e = {0};
+    printf("rows N=%d n=%d C=%d\n", N, n, C);
+    tensor x = make(c, (size_t)N * C, 1, 0), src = make(c, (size_t)n * C, 1, 0), out = make(c, (size_t)n * C, 1, 0);
+    int32_t idx[n];
+    for (int i = 0; i < n; i++) idx[i] = (i * 7 + 3) % N;  // distinct: 7 and 45 are coprime
+    int32_t *d_idx = dev_copy(c, idx, n, sizeof *idx);
+    float *ref = parity_host((size_t)n * C);
+    agir_cpu_rows_gather(ref, x.f, idx, n, C);
+    die_if(agir_op_rows_gather(&c->t.cuda, out.d, x.d, d_idx, n, N, C, &e), &e);
+    expect_exact(c, "rows_gather", down_bf(c, out.d, (size_t)n * C), ref, (size_t)n * C);
+    // One fp32 addition of two bf16 values, rounded once to bf16; rows outside idx untouched.
+    agir_cpu_rows_scatter_add(x.f, src.f, idx, n, C);
+    die_if(agir_op_rows_scatter_add(&c->t.cuda, x.d, src.d, d_idx, n, N, C, &e), &e);
+    expect(c, "rows_scatter_add", down_bf(c, x.d, (size_t)N * C), x.f, (size_t)N * C, 1e-6, BF16_RTOL + 1e-6);
+    free(ref);
+    drop(c, &x), drop(c, &src), drop(c, &out);
+}
+
 static void swiglu(ctx *c) {
     const size_t n = 1031;
     agir_err e = {0};
@@ -548,6 +569,7 @@ static void all(ctx *c) {
     };
     misuse(c);
     embedding(c);
+    rows(c);
     rmsnorm(c, 37, 100);
     rmsnorm(c, 5, 576);
     rope(c);

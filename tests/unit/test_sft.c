@@ -262,6 +262,60 @@ static void test_packed_loss_equals_unpacked(void **state) {
     unload(&L);
 }
 
+// The training forward's head over the trained rows only gives the loss and gradients of the head
+// over every row.
+static void test_head_rows_equal_full(void **state) {
+    const fixture *f = *state;
+    static const char *const extra[] = {"sft.tasks=m2t, t2m", NULL};
+    loaded L;
+    load(f, extra, &L);
+    agir_err e = {0};
+    agir_lora lora;
+    agir_lora_cfg lc = {.rank = 4, .alpha = 8, .targets = (1u << AGIR_LORA_NTARGET) - 1};
+    int dims[AGIR_LORA_NTARGET][2];
+    agir_llama_lora_dims(&L.llm.model.cfg, dims);
+    ok(agir_lora_alloc(&lora, &lc, L.llm.model.cfg.n_layer, dims, &e), &e);
+    agir_rng r;
+    agir_rng_init(&r, 3, 4);
+    agir_lora_init(&lora, &r);
+    for (size_t i = 0; i < lora.n_params; i++) lora.mem[i] += 0.01f * (float)((i * 37) % 11) - 0.05f;  // B ≠ 0
+    agir_ctx ctx;
+    ok(agir_ctx_open(&ctx, AGIR_DEV_CPU, &e), &e);
+    agir_llama_weights w;
+    ok(agir_llama_weights_open(&w, &ctx, AGIR_F32, &L.llm.model, &lora, &e), &e);
+    agir_llama_acts a;
+    ok(agir_llama_acts_alloc(&a, &w, 2, 256, &e), &e);
+    agir_sft_stream st;
+    agir_sft_batch b;
+    agir_sft_pos p = {0, 0};
+    ok(agir_sft_stream_open(&st, &L.in.set[0], 5, 1, &e), &e);
+    ok(agir_sft_batch_alloc(&b, 2, 256, &e), &e);
+    agir_sft_stream_fill(&st, &p, &b);
+    agir_llama_grads g[2];
+    double loss[2];
+    for (int k = 0; k < 2; k++) {
+        ok(agir_llama_grads_alloc(&g[k], &w, &e), &e);
+        if (k) ok(agir_llama_forward_train(&w, &a, b.tokens, b.pos, b.seg, b.labels, NULL, &e), &e);
+        else ok(agir_llama_forward(&w, &a, b.tokens, b.pos, b.seg, NULL, &e), &e);
+        assert_int_equal(a.n_rows, k ? b.n_valid : -1);
+        ok(agir_llama_loss(&w, &a, b.labels, b.n_valid, 1, &loss[k], &e), &e);
+        ok(agir_llama_backward(&w, &g[k], &a, &e), &e);
+    }
+    assert_true(fabs(loss[0] - loss[1]) <= 1e-6 * fabs(loss[0]));
+    double rel = agir_test_max_rel(g[1].mem, g[0].mem, g[0].n);
+    print_message("head over %lld of %d rows: loss %.6f vs %.6f, gradients max rel %.2g\n", (long long)b.n_valid,
+                  2 * 256, loss[1], loss[0], rel);
+    assert_true(rel < 1e-5);
+    for (int k = 0; k < 2; k++) agir_llama_grads_free(&g[k]);
+    agir_sft_batch_free(&b);
+    agir_sft_stream_close(&st);
+    agir_llama_acts_free(&a);
+    agir_llama_weights_close(&w);
+    agir_ctx_close(&ctx);
+    agir_lora_free(&lora);
+    unload(&L);
+}
+
 // The stream from a saved position repeats the batches the uninterrupted stream gave; the count of
 // micro-batches per epoch matches the stream.
 static void test_stream_position(void **state) {
@@ -471,7 +525,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mask_counts_by_hand),     cmocka_unit_test(test_plain_template_by_hand),
         cmocka_unit_test(test_packing),                 cmocka_unit_test(test_packed_loss_equals_unpacked),
-        cmocka_unit_test(test_stream_position),         cmocka_unit_test(test_too_long_dropped),
+        cmocka_unit_test(test_head_rows_equal_full),    cmocka_unit_test(test_stream_position),         cmocka_unit_test(test_too_long_dropped),
         cmocka_unit_test(test_resume_bit_identical),    cmocka_unit_test(test_two_stages),
         cmocka_unit_test(test_non_finite_updates),
     };
