@@ -202,7 +202,9 @@ int agir_cpu_linear_bwd(float *dx, float *dW, float *db, const float *dy, int ld
 int agir_cuda_linear_bwd(const agir_ctx *c, agir_bf16 *dx, float *dW, float *db, const agir_bf16 *dy, int ldy,
                          const agir_bf16 *x, const agir_bf16 *W, int N, int C, int OC, float alpha, agir_err *e);
 void agir_cpu_dropout(float *dst, const float *src, int N, int in, float p, const agir_rng *rng, int accumulate);
-// keep_min: an element is kept when (64-bit draw >> 11) ≥ keep_min, i.e. uniform ≥ p exactly.
+// The smallest kept 16-bit number for drop probability p (kernels/llm_ops.h): ceil(p · 2^16).
+static inline uint64_t agir_dropout_keep_min(float p) { return (uint64_t)ceil((double)p * 0x1p16); }
+// keep_min: an element is kept when its 16-bit number is ≥ keep_min (kernels/llm_ops.h).
 int agir_cuda_dropout(const agir_ctx *c, agir_bf16 *dst, const agir_bf16 *src, int N, int in, uint64_t keep_min,
                       float keep_scale, uint64_t seed, uint64_t stream, int accumulate, agir_err *e);
 // Returns Σ_valid -log p[label] · scale, summed in double in a fixed order.

@@ -223,9 +223,7 @@ int agir_op_linear_bwd(const agir_ctx *c, void *dx, float *dW, float *db, const 
 #ifdef AGIR_HAVE_CUDA
 static int cuda_dropout(const agir_ctx *c, void *dst, const void *src, int N, int in, float p, const agir_rng *rng,
                         int accumulate, agir_err *e) {
-    // agir_rng_uniform is (draw >> 11) · 2^-53, and p · 2^53 is exact in double (p has 24 bits), so
-    // "uniform ≥ p" is "draw >> 11 ≥ ceil(p · 2^53)" in integers.
-    uint64_t keep_min = (uint64_t)ceil((double)p * 0x1p53);
+    uint64_t keep_min = agir_dropout_keep_min(p);
     float keep_scale = 1.0f / (1.0f - p);  // as the CPU kernel computes it
     return agir_cuda_dropout(c, dst, src, N, in, keep_min, keep_scale, rng->seed, rng->stream, accumulate, e);
 }

@@ -125,8 +125,11 @@ int agir_op_linear_fwd(const agir_ctx *c, void *y, int ldy, const void *x, const
 int agir_op_linear_bwd(const agir_ctx *c, void *dx, float *dW, float *db, const void *dy, int ldy, const void *x,
                        const void *W, agir_ftype wdt, int N, int C, int OC, float alpha, agir_err *e);
 
-// LoRA's dropout: row n draws from agir_rng_child(rng, n); element i keeps its value when the i-th
-// agir_rng_uniform of that stream is ≥ p, kept values scaled by 1 / (1 - p). dst = mask(src)
+// LoRA's dropout: row n draws from agir_rng_child(rng, n), 16 bits per element: element i reads
+// half i % 2 (low first) of word (i % 8) / 2 of Philox block i / 8 of that stream (core/philox.h)
+// and keeps its value when that number u is ≥ ceil(p · 2^16), so the drop probability is p rounded up
+// to a multiple of 2^-16; kept values are scaled by 1 / (1 - p). (A mask takes a quarter of the
+// blocks 64-bit uniforms would: a training step draws hundreds of millions.) dst = mask(src)
 // (accumulate = 0, the forward's input) or dst += mask(src) (accumulate = 1, the backward's input
 // gradient: the very same mask). dst, src: (N, in) act; 0 < p < 1.
 int agir_op_dropout(const agir_ctx *c, void *dst, const void *src, int N, int in, float p, const agir_rng *rng,

@@ -571,31 +571,28 @@ static void philox_blocks(int wide, uint64_t seed, uint64_t stream, uint64_t ctr
 static int philox_wide(void) { return 0; }
 #endif
 
-// Row n draws from agir_rng_child(rng, n) as agir_rng_uniform would, two 32-bit words per element
-// (high first), so block k decides elements 2k and 2k + 1 (as kernels/cuda/lora.cu does); an element
-// is kept when its uniform is ≥ p, compared in integers: (draw >> 11) ≥ ceil(p · 2^53). The blocks
-// are made 16 at a time instead of through agir_rng_uniform one word per call: the masks of a
-// training step take hundreds of millions of draws.
+// Row n draws from agir_rng_child(rng, n), 16 bits per element (kernels/llm_ops.h): block k decides
+// elements 8k .. 8k + 7, as kernels/cuda/lora.cu does. 64 elements take 8 blocks, made at once.
 void agir_cpu_dropout(float *dst, const float *src, int N, int in, float p, const agir_rng *rng, int accumulate) {
     float keep_scale = 1.0f / (1.0f - p);
-    // (draw >> 11) ≥ keep_min exactly when draw ≥ keep_min · 2^11 (< 2^64 as keep_min ≤ 2^53)
-    uint64_t keep_from = (uint64_t)ceil((double)p * 0x1p53) << 11;
+    uint32_t keep_min = (uint32_t)agir_dropout_keep_min(p);
     int wide = philox_wide();
 #pragma omp parallel for schedule(static) if ((size_t)N * in >= AGIR_CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         uint64_t stream = agir_philox_child_stream(rng->seed, rng->stream, (uint64_t)n);
         const float *x = src + (size_t)n * in;
         float *y = dst + (size_t)n * in;
-        for (int i0 = 0; i0 < in; i0 += 32) {
+        for (int i0 = 0; i0 < in; i0 += 128) {
             uint32_t w[16][4];
-            int32_t keep[32];
-            philox_blocks(wide, rng->seed, stream, (uint64_t)i0 / 2, w);
-            for (int k = 0; k < 32; k++) {
-                const uint32_t *b = w[k / 2] + 2 * (k % 2);
-                keep[k] = (((uint64_t)b[0] << 32) | b[1]) >= keep_from ? -1 : 0;
-            }
+            uint16_t u[128];
+            int32_t keep[128];
+            philox_blocks(wide, rng->seed, stream, (uint64_t)i0 / 8, w);
+            // The 64 words of blocks i0/8 .. i0/8 + 15 in order, each as its low half then its high
+            // half: the byte order of a little-endian copy.
+            for (int k = 0; k < 64; k++) u[2 * k] = (uint16_t)(&w[0][0])[k], u[2 * k + 1] = (uint16_t)((&w[0][0])[k] >> 16);
+            for (int k = 0; k < 128; k++) keep[k] = -(int32_t)(u[k] >= keep_min);
             // A dropped element is 0 whatever x holds: the product is masked, not multiplied by 0.
-            size_t m = (size_t)(in - i0 < 32 ? in - i0 : 32);
+            size_t m = (size_t)(in - i0 < 128 ? in - i0 : 128);
             for (size_t k = 0; k < m; k += VL) {
                 vf v = (vf)((vi)(vload(x + i0 + k, m - k, 0) * keep_scale) & vloadi(keep + k, m - k, 0));
                 if (accumulate) v += vload(y + i0 + k, m - k, 0);

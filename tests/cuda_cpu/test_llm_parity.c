@@ -257,6 +257,7 @@ static void rows(ctx *c) {
     die_if(agir_op_rows_scatter_add(&c->t.cuda, x.d, src.d, d_idx, n, N, C, &e), &e);
     expect(c, "rows_scatter_add", down_bf(c, x.d, (size_t)N * C), x.f, (size_t)N * C, 1e-6, BF16_RTOL + 1e-6);
     free(ref);
+    agir_dev_free(&c->t.cuda, d_idx);
     drop(c, &x), drop(c, &src), drop(c, &out);
 }
 
