@@ -104,7 +104,8 @@ int agir_sft_batch_alloc(agir_sft_batch *b, int B, int T, agir_err *e) {
     b->B = B, b->T = T;
     b->tokens = malloc(n * sizeof(int32_t)), b->pos = malloc(n * sizeof(int32_t));
     b->seg = malloc(n * sizeof(int32_t)), b->labels = malloc(n * sizeof(int32_t));
-    if (!b->tokens || !b->pos || !b->seg || !b->labels) {
+    b->fill = calloc((size_t)B, sizeof(int));
+    if (!b->tokens || !b->pos || !b->seg || !b->labels || !b->fill) {
         agir_sft_batch_free(b);
         return AGIR_BUG(e, "out of memory for a %d x %d batch", B, T);
     }
@@ -112,18 +113,21 @@ int agir_sft_batch_alloc(agir_sft_batch *b, int B, int T, agir_err *e) {
 }
 
 void agir_sft_batch_free(agir_sft_batch *b) {
-    free(b->tokens), free(b->pos), free(b->seg), free(b->labels);
+    free(b->tokens), free(b->pos), free(b->seg), free(b->labels), free(b->fill);
     memset(b, 0, sizeof *b);
 }
 
-// Where an example of len tokens goes after (*row, *col): 1 and the slot (moving the cursor past
-// it), or 0 when the batch has no room left.
-static int place(int len, int B, int T, int pack, int *row, int *col, int *at_row, int *at_col) {
-    if (*col > 0 && (!pack || *col + len > T)) (*row)++, *col = 0;
-    if (*row >= B) return 0;
-    *at_row = *row, *at_col = *col;
-    *col += len;
-    return 1;
+// Where an example of len tokens goes: the first row with room for it (first-fit: a later short
+// example fills a gap an earlier row left), at that row's end; 1 and the slot (the row's fill moved
+// past it), or 0 when no row has room. Without packing a row takes one example.
+static int place(int len, int B, int T, int pack, int *fill, int *at_row, int *at_col) {
+    for (int r = 0; r < B; r++)
+        if (fill[r] == 0 || (pack && fill[r] + len <= T)) {
+            *at_row = r, *at_col = fill[r];
+            fill[r] += len;
+            return 1;
+        }
+    return 0;
 }
 
 static void batch_clear(agir_sft_batch *b) {
@@ -131,6 +135,7 @@ static void batch_clear(agir_sft_batch *b) {
     memset(b->tokens, 0, n * sizeof(int32_t));
     memset(b->pos, 0, n * sizeof(int32_t));
     for (size_t i = 0; i < n; i++) b->seg[i] = -1, b->labels[i] = -1;
+    memset(b->fill, 0, sizeof(int) * (size_t)b->B);
     b->n_examples = b->n_tokens = b->n_valid = 0;
 }
 
@@ -184,30 +189,34 @@ static void advance(const agir_sft_stream *st, agir_sft_pos *p) {
 
 void agir_sft_stream_fill(agir_sft_stream *st, agir_sft_pos *p, agir_sft_batch *b) {
     batch_clear(b);
-    int row = 0, col = 0, r, c;
+    int r, c;
     for (;;) {
         const agir_sft_seq *q = at(st, p);
-        if (!place(q->len, b->B, b->T, st->pack, &row, &col, &r, &c)) break;
+        if (!place(q->len, b->B, b->T, st->pack, b->fill, &r, &c)) break;
         batch_put(b, q, r, c);
         advance(st, p);
     }
 }
 
-int64_t agir_sft_stream_count(agir_sft_stream *st, int B, int T, int64_t epochs) {
+int64_t agir_sft_stream_count(agir_sft_stream *st, int B, int T, int64_t epochs, agir_err *e) {
+    int *fill = malloc(sizeof(int) * (size_t)B);
+    if (!fill) return AGIR_BUG(e, "out of memory"), -1;
     agir_sft_pos p = {0, 0};
     int64_t batches = 0;
     while (p.epoch < epochs) {
-        int row = 0, col = 0, r, c;
-        while (place(at(st, &p)->len, B, T, st->pack, &row, &col, &r, &c)) advance(st, &p);
+        int r, c;
+        memset(fill, 0, sizeof(int) * (size_t)B);
+        while (place(at(st, &p)->len, B, T, st->pack, fill, &r, &c)) advance(st, &p);
         batches++;
     }
+    free(fill);
     return batches;
 }
 
 void agir_sft_batch_fill_list(agir_sft_batch *b, const agir_sft_set *set, const int64_t *idx, int64_t n, int pack,
                               int64_t *next) {
     batch_clear(b);
-    int row = 0, col = 0, r, c;
-    while (*next < n && place(set->s[idx[*next]].len, b->B, b->T, pack, &row, &col, &r, &c))
+    int r, c;
+    while (*next < n && place(set->s[idx[*next]].len, b->B, b->T, pack, b->fill, &r, &c))
         batch_put(b, &set->s[idx[(*next)++]], r, c);
 }

@@ -3,9 +3,9 @@
 // response spans (never by searching the token string), and packed into (B, T) micro-batches.
 //
 // Packing. A micro-batch has B rows of T slots. Examples are placed in order, each whole and
-// contiguous, next-fit: an example that does not fit in the rest of the current row starts the next
-// row; the batch is full when it does not fit in the last row. With packing off each example gets a
-// row of its own. Every example carries its own positions (0, 1, ...) and a segment id, so the
+// contiguous, first-fit: at the end of the first row with room for it, so a short example fills the
+// gap an earlier row left; the batch is full when the next example fits in no row. With packing off
+// each example gets a row of its own. Every example carries its own positions (0, 1, ...) and a segment id, so the
 // block-diagonal causal mask keeps it from seeing its neighbours, and a packed batch has the loss of
 // the same examples unpacked. Empty slots hold token 0, position 0, segment -1 and no label.
 //
@@ -77,6 +77,7 @@ typedef struct agir_sft_batch {
     int B, T;
     int32_t *tokens, *pos, *seg, *labels;  // (B, T) each; labels: next token where trained, else -1
     int64_t n_examples, n_tokens, n_valid;  // placed examples, their tokens, valid labels
+    int *fill;  // (B,) slots used in each row while filling
 } agir_sft_batch;
 int agir_sft_batch_alloc(agir_sft_batch *b, int B, int T, agir_err *e);
 void agir_sft_batch_free(agir_sft_batch *b);
@@ -100,8 +101,9 @@ void agir_sft_stream_close(agir_sft_stream *st);
 // and every example must fit in a row (agir_sft_set_build's max_len <= T).
 void agir_sft_stream_fill(agir_sft_stream *st, agir_sft_pos *p, agir_sft_batch *b);
 
-// Micro-batches needed to go through `epochs` epochs from the start (simulated with the real order).
-int64_t agir_sft_stream_count(agir_sft_stream *st, int B, int T, int64_t epochs);
+// Micro-batches needed to go through `epochs` epochs from the start (simulated with the real order);
+// -1 when out of memory (e set).
+int64_t agir_sft_stream_count(agir_sft_stream *st, int B, int T, int64_t epochs, agir_err *e);
 
 // Fills b with examples idx[*next], idx[*next + 1], ... of set (in that order, no shuffle), advancing
 // *next; for evaluation.

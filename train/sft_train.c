@@ -140,7 +140,8 @@ static int plan(sft_trainer *t, agir_err *e) {
             agir_cfg_origin(c, "train", "epochs", at, sizeof at);
             return AGIR_BAD(e, "%s: epochs and train.steps are both 0 (hint: set one of them)", at);
         }
-        int64_t micro = agir_sft_stream_count(&t->stream, t->B, t->T, epochs);
+        int64_t micro = agir_sft_stream_count(&t->stream, t->B, t->T, epochs, e);
+        if (micro < 0) return e->code;
         t->total = (micro + t->accum - 1) / t->accum;
     }
     return agir_schedule_from_cfg(c, "optim", t->total, &t->sched, e);

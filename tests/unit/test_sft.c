@@ -224,6 +224,31 @@ static void test_packing(void **state) {
     unload(&L);
 }
 
+// First-fit: a later example fills the gap an earlier row left. Lengths 300, 250, 200, 250 in two
+// rows of 512: rows [300 + 200] and [250 + 250] hold all four (next-fit would stop at three).
+static void test_first_fit(void **state) {
+    (void)state;
+    agir_sft_seq q[4];
+    int len[4] = {300, 250, 200, 250};
+    int32_t ids[300];
+    uint8_t train[300];
+    for (int i = 0; i < 300; i++) ids[i] = i, train[i] = i % 2;
+    for (int i = 0; i < 4; i++) q[i] = (agir_sft_seq){.task = AGIR_SFT_M2T, .len = len[i], .ids = ids, .train = train};
+    agir_sft_set set = {.n = 4, .s = q};
+    int64_t idx[4] = {0, 1, 2, 3}, next = 0;
+    agir_sft_batch b;
+    agir_err e = {0};
+    ok(agir_sft_batch_alloc(&b, 2, 512, &e), &e);
+    agir_sft_batch_fill_list(&b, &set, idx, 4, 1, &next);
+    assert_int_equal(next, 4);
+    assert_int_equal(b.n_tokens, 1000);
+    assert_int_equal(b.seg[300], 2);        // the 200-token example right after the first, in row 0
+    assert_int_equal(b.seg[512 + 250], 3);  // the last one after the second, in row 1
+    assert_int_equal(b.pos[512 + 250], 0);
+    assert_int_equal(b.seg[500], -1);       // row 0's 12 free slots
+    agir_sft_batch_free(&b);
+}
+
 // The loss of examples packed into shared rows equals their loss one per row.
 static void test_packed_loss_equals_unpacked(void **state) {
     const fixture *f = *state;
@@ -340,7 +365,7 @@ static void test_stream_position(void **state) {
         if (before.epoch == 0) epoch_batches++;
     }
     assert_true(p.epoch >= 1);
-    int64_t count = agir_sft_stream_count(&b, 2, 256, 1);
+    int64_t count = agir_sft_stream_count(&b, 2, 256, 1, &e);
     // batches that started in epoch 0 = micro-batches needed to finish epoch 0
     assert_int_equal(count, epoch_batches);
     // replay from the saved position with a fresh stream
@@ -524,7 +549,7 @@ static void test_non_finite_updates(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mask_counts_by_hand),     cmocka_unit_test(test_plain_template_by_hand),
-        cmocka_unit_test(test_packing),                 cmocka_unit_test(test_packed_loss_equals_unpacked),
+        cmocka_unit_test(test_packing),                 cmocka_unit_test(test_first_fit),                 cmocka_unit_test(test_packed_loss_equals_unpacked),
         cmocka_unit_test(test_head_rows_equal_full),    cmocka_unit_test(test_stream_position),         cmocka_unit_test(test_too_long_dropped),
         cmocka_unit_test(test_resume_bit_identical),    cmocka_unit_test(test_two_stages),
         cmocka_unit_test(test_non_finite_updates),
