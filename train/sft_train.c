@@ -212,7 +212,7 @@ static int validate_task(sft_trainer *t, int task, double *loss, int64_t *tokens
     while (!rc && next < m) {
         agir_sft_batch_fill_list(b, s, idx, m, t->pack, &next);
         if (!b->n_valid) continue;
-        double l;
+        double l = 0;
         rc = agir_llama_forward_train(&t->w, &t->a, b->tokens, b->pos, b->seg, b->labels, NULL, e);
         if (!rc) rc = agir_llama_loss(&t->w, &t->a, b->labels, b->n_valid, 0, &l, e);
         sum += l * (double)b->n_valid, valid += b->n_valid;

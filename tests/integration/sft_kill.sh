@@ -2,7 +2,8 @@
 # `agir train` on an SFT config survives SIGKILL at any moment: a tiny fine-tuning run (the tiny
 # random Llama of tests/tools/tiny_llm.h, a checkpoint after every update, LoRA dropout on) is
 # killed at least 20 times, every other kill aimed inside a checkpoint write (kill_in_save fires as
-# soon as the checkpoint's temporary folder appears), the others at random moments. After each kill
+# soon as the checkpoint's temporary folder appears), the others at random moments once the run is
+# past its start-up. After each kill
 # the next run must resume from the checkpoint LATEST named before it started; the final adapter and
 # optimizer state must be byte-identical to an uninterrupted run.
 . "$(dirname "$0")/lib/common.sh"
@@ -38,7 +39,14 @@ while [ $killed -lt 24 ]; do
   if [ $((rounds % 2)) -eq 0 ]; then
     mode=$("$KILL" $pid $run $((startup_ms * 3 + 500)))
   else
-    delay_ms=$((startup_ms / 2 + RANDOM % (startup_ms + 100)))
+    # Past its start-up (the run has said where it starts from; under load that can take much longer
+    # than the calibration), then a random moment within about two updates.
+    for _ in $(seq 1 3000); do
+      grep -q '^sft: \(resuming from\|starting a new run\)' log 2>/dev/null && break
+      kill -0 $pid 2>/dev/null || break
+      sleep 0.01
+    done
+    delay_ms=$((RANDOM % (startup_ms + 100)))
     sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
     kill -KILL $pid 2>/dev/null && mode=random || mode=none
   fi
