@@ -173,6 +173,27 @@ static int bank_len(const bank b) {
     return n;
 }
 
+const char *agir_text_template(int tf, int dir, int i) {
+    if (tf < 0 || tf >= AGIR_TF_COUNT || dir < -1 || dir > 1 || i < 0) return NULL;
+    const feature_phrases *ph = &PH[tf];
+    const bank *banks[6];
+    int nb = 0;
+    if (dir < 0) {
+        banks[nb++] = &ph->low_np, banks[nb++] = &ph->low_cl, banks[nb++] = &ph->sum_low;
+    } else if (dir > 0) {
+        banks[nb++] = &ph->high_np, banks[nb++] = &ph->high_cl, banks[nb++] = &ph->marked_np;
+        banks[nb++] = &ph->marked_cl, banks[nb++] = &ph->sum_high, banks[nb++] = &ph->sum_marked;
+    } else {
+        banks[nb++] = &ph->norm_np, banks[nb++] = &ph->norm_cl;
+    }
+    for (int k = 0; k < nb; k++) {
+        int n = bank_len(*banks[k]);
+        if (i < n) return (*banks[k])[i];
+        i -= n;
+    }
+    return NULL;
+}
+
 static const char *pick(agir_rng *rng, const bank b) {
     int n = bank_len(b);
     return n ? b[agir_rng_below(rng, (uint32_t)n)] : NULL;

@@ -72,6 +72,15 @@ typedef struct agir_finding {
 // One finding per feature: out: (AGIR_TF_COUNT,), indexed by AGIR_TF_*.
 void agir_text_findings(const agir_features *f, agir_finding out[AGIR_TF_COUNT]);
 
+// The phrase-bank templates with which the generator states direction dir of feature tf (AGIR_TF_*;
+// dir -1 low / reduced, 0 normal, +1 high / increased, marked bands included): the i-th, or NULL
+// past the last (and for any tf or dir out of range). Read-only, for readers of generated text
+// (gait_faith.c). A template is a tag character ('L' / 'H' / 'N': a generic low / high / normal word;
+// '-': none; '!': negated, "no signs of freezing") then text in which %a stands for an intensity
+// adverb, %j an intensity adjective (either may be empty), %s the arm that swings less, %o the
+// other. Texts also hold sentences not in these banks (arm swing, trunk, shared statements).
+const char *agir_text_template(int tf, int dir, int i);
+
 // Texts are at most this long (bytes, NUL included); smaller output buffers are a caller bug.
 #define AGIR_TEXT_MAX 1024
 
