@@ -7,6 +7,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "checkpoints/manifest.h"
+
 cJSON *agir_job_config_record(const agir_cfg *cfg, agir_shapes_run shapes) {
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; o && i < cfg->n; i++) {
@@ -172,6 +174,19 @@ int agir_job_skip(const agir_run *run, int64_t step, double loss, double grad_no
     if (bad < max_bad) return AGIR_OK;
     return AGIR_BAD(e, "%s: training stopped at step %lld after %d non-finite steps in a row (hint: lower optim.lr or "
                     "set optim.clip; the run resumes from its last checkpoint)", run->dir, (long long)step, bad);
+}
+
+int agir_job_ckpt_state(const agir_run *run, const char *model_type, int64_t step, int64_t skipped, int64_t epoch,
+                        int64_t cursor, agir_ckpt_state *s, agir_err *e) {
+    memset(s, 0, sizeof *s);
+    snprintf(s->model_type, sizeof s->model_type, "%s", model_type);
+    s->step = step, s->sched_step = step, s->skipped = skipped;
+    s->epoch = epoch, s->cursor = cursor;
+    s->world_size = 1;
+    char path[1200];
+    size_t bytes;
+    AGIR_TRY(agir_run_path(run, "config.ini", path, sizeof path, e));
+    return agir_sha256_file(path, s->config_hash, &bytes, e);
 }
 
 void agir_job_saved(const agir_log *log, const char *dir, int64_t step) {

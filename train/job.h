@@ -71,6 +71,12 @@ int agir_job_finish(agir_job_cadence *c, const agir_job_hooks *h, const agir_run
 int agir_job_skip(const agir_run *run, int64_t step, double loss, double grad_norm, int bad, int max_bad,
                   int64_t skipped, agir_err *e);
 
+// The part of a checkpoint's state every job fills the same way: model type, step (also the
+// schedule's position), skipped updates, data position, one rank, and the SHA-256 of the run's
+// config.ini. RNGs and extra are the job's.
+int agir_job_ckpt_state(const agir_run *run, const char *model_type, int64_t step, int64_t skipped, int64_t epoch,
+                        int64_t cursor, agir_ckpt_state *s, agir_err *e);
+
 // After a checkpoint of `step` was saved in run->dir: the debug line and the metrics record.
 void agir_job_saved(const agir_log *log, const char *dir, int64_t step);
 

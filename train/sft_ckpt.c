@@ -92,15 +92,7 @@ int agir_sftt_save(sft_trainer *t, agir_err *e) {
     AGIR_TRY(agir_llama_weights_download_trainable(&t->w, &t->lora, &t->llm.model, e));
     AGIR_TRY(agir_dev_download(&t->ctx, t->h_mom, t->tr.mom, 2 * t->tr.g.n * sizeof(float), e));
     agir_ckpt_state s;
-    memset(&s, 0, sizeof s);
-    snprintf(s.model_type, sizeof s.model_type, "%s", AGIR_SFT_MODEL_TYPE);
-    s.step = t->step, s.sched_step = t->step, s.skipped = t->skipped;
-    s.epoch = t->pos.epoch, s.cursor = t->pos.cursor;
-    s.world_size = 1;
-    char path[1200];
-    size_t bytes;
-    AGIR_TRY(agir_run_path(t->run, "config.ini", path, sizeof path, e));
-    AGIR_TRY(agir_sha256_file(path, s.config_hash, &bytes, e));
+    AGIR_TRY(agir_job_ckpt_state(t->run, AGIR_SFT_MODEL_TYPE, t->step, t->skipped, t->pos.epoch, t->pos.cursor, &s, e));
     if (!(s.extra = state_extra(t))) return AGIR_BUG(e, "out of memory writing the checkpoint state");
     agir_adapter_views v;
     int rc = agir_adapter_views_make(&v, &t->llm, &t->lora, e);

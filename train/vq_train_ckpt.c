@@ -60,15 +60,7 @@ static int sync_mirrors(vq_trainer *t, int to_device, agir_err *e) {
 int agir_vqt_save(vq_trainer *t, agir_err *e) {
     AGIR_TRY(sync_mirrors(t, 0, e));
     agir_ckpt_state s;
-    memset(&s, 0, sizeof s);
-    snprintf(s.model_type, sizeof s.model_type, "%s", MODEL_TYPE);
-    s.step = t->step, s.sched_step = t->step, s.skipped = t->skipped;
-    s.epoch = t->pos.epoch, s.cursor = t->pos.cursor;
-    s.world_size = 1;
-    char path[1200];
-    size_t bytes;
-    AGIR_TRY(agir_run_path(t->run, "config.ini", path, sizeof path, e));
-    AGIR_TRY(agir_sha256_file(path, s.config_hash, &bytes, e));
+    AGIR_TRY(agir_job_ckpt_state(t->run, MODEL_TYPE, t->step, t->skipped, t->pos.epoch, t->pos.cursor, &s, e));
     s.n_rng = 2;
     s.rng[0] = (agir_ckpt_rng){"data", t->data.root};
     s.rng[1] = (agir_ckpt_rng){"quant", t->quant};

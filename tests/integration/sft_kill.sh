@@ -87,5 +87,6 @@ echo "sft_kill: $killed kills ($aimed aimed inside a checkpoint write, $torn lef
   "state identical to the uninterrupted run"
 [ $killed -ge 20 ] || fail "sft_kill: only $killed kills before the run ended (hint: raise steps)"
 [ $((2 * aimed)) -ge $((killed - 2)) ] || fail "sft_kill: only $aimed of $killed kills aimed inside a write"
-[ $((2 * torn)) -ge $killed ] || fail "sft_kill: only $torn of $killed kills landed inside a checkpoint write"
+# An aimed kill can still come just after the folder's rename: most, not all, leave it half-written.
+[ $((4 * torn)) -ge $((3 * aimed)) ] || fail "sft_kill: only $torn kills landed inside a checkpoint write ($aimed aimed)"
 [ $checked -ge 10 ] || fail "sft_kill: only $checked resumes were checked"

@@ -14,38 +14,6 @@
 #include "datasets/gait_text.h"
 #include "testutil.h"
 
-static agir_features baseline(void) {
-    agir_features f = {.speed = 1.25f, .cadence = 110.0f, .step_length = 0.62f, .step_width = 0.10f,
-                       .step_time = 0.55f, .step_time_cv = 0.02f, .step_time_asym = 0.02f,
-                       .arm_swing_l = 0.30f, .arm_swing_r = 0.31f, .trunk_flexion = 5.0f,
-                       .foot_clearance = 0.10f, .freezing_index = 0.5f, .n_steps = 20};
-    f.arm_swing_asym = fabsf(f.arm_swing_l - f.arm_swing_r) / fmaxf(f.arm_swing_l, f.arm_swing_r);
-    return f;
-}
-
-static float maybe_nan(agir_rng *r, float v) { return agir_rng_uniform(r) < 0.04 ? NAN : v; }
-
-// Uniform over ranges that cross every band edge, with some values missing.
-static agir_features random_features(agir_rng *r) {
-    agir_features f;
-    f.speed = maybe_nan(r, (float)agir_rng_range(r, 0.3, 1.9));
-    f.cadence = maybe_nan(r, (float)agir_rng_range(r, 70, 160));
-    f.step_length = maybe_nan(r, (float)agir_rng_range(r, 0.2, 0.8));
-    f.step_width = maybe_nan(r, (float)agir_rng_range(r, 0.0, 0.3));
-    f.step_time = (float)agir_rng_range(r, 0.4, 0.8);
-    f.step_time_cv = maybe_nan(r, (float)agir_rng_range(r, 0.0, 0.1));
-    f.step_time_asym = maybe_nan(r, (float)agir_rng_range(r, 0.0, 0.2));
-    f.arm_swing_l = maybe_nan(r, (float)agir_rng_range(r, 0.02, 0.5));
-    f.arm_swing_r = agir_rng_uniform(r) < 0.3 ? f.arm_swing_l * (float)agir_rng_range(r, 0.9, 1.1)
-                                              : maybe_nan(r, (float)agir_rng_range(r, 0.02, 0.5));
-    float mx = fmaxf(f.arm_swing_l, f.arm_swing_r);
-    f.arm_swing_asym = mx > 0 ? fabsf(f.arm_swing_l - f.arm_swing_r) / mx : NAN;
-    f.trunk_flexion = maybe_nan(r, (float)agir_rng_range(r, -5, 40));
-    f.foot_clearance = maybe_nan(r, (float)agir_rng_range(r, 0.01, 0.15));
-    f.freezing_index = maybe_nan(r, (float)agir_rng_range(r, 0, 4));
-    f.n_steps = 2 + (int)agir_rng_below(r, 30);
-    return f;
-}
 
 typedef struct stats {
     long texts, claims, scored, consistent;
@@ -142,7 +110,7 @@ static void generated_texts_of_every_band_are_faithful(void **state) {
     agir_rng r;
     agir_rng_init(&r, 77, 0);
     for (int i = 0; i < 600; i++) {
-        agir_features f = random_features(&r);
+        agir_features f = agir_test_features_random(&r);
         generate_and_check(&f, 5000 + (uint64_t)i, &st);
     }
     report("random features", &st);
@@ -160,7 +128,7 @@ static void texts_of_another_walk_are_not_faithful(void **state) {
     agir_err_clear(&e);
     char text[AGIR_TEXT_MAX];
     for (int i = 0; i < 300; i++) {
-        agir_features f = random_features(&r), other = random_features(&r);
+        agir_features f = agir_test_features_random(&r), other = agir_test_features_random(&r);
         agir_rng g;
         agir_rng_init(&g, 9000 + (uint64_t)i, 0);
         assert_int_equal(agir_text_rationale(&f, (int)agir_rng_below(&g, 5), &g, text, sizeof text, &e), 0);
@@ -180,7 +148,7 @@ static const agir_claim *find_claim(const agir_faith *fa, int tf) {
 
 static void wrong_claims_are_caught(void **state) {
     (void)state;
-    agir_features f = baseline();
+    agir_features f = agir_test_features_baseline();
     f.speed = 0.55f;  // marked low
     f.arm_swing_l = f.arm_swing_r = 0.08f;  // marked low, symmetric
     f.arm_swing_asym = 0.0f;
@@ -221,7 +189,7 @@ static void wrong_claims_are_caught(void **state) {
 
 static void unmeasurable_features_are_not_scored(void **state) {
     (void)state;
-    agir_features f = baseline();
+    agir_features f = agir_test_features_baseline();
     f.speed = NAN;
     f.freezing_index = NAN;
     agir_err e;
@@ -241,7 +209,7 @@ static void unmeasurable_features_are_not_scored(void **state) {
 
 static void empty_text_has_no_claims(void **state) {
     (void)state;
-    agir_features f = baseline();
+    agir_features f = agir_test_features_baseline();
     agir_err e;
     agir_err_clear(&e);
     agir_faith fa;

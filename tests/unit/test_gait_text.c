@@ -402,38 +402,6 @@ static int check_text(const char *text, const agir_features *f, int score, check
 // ---------------------------------------------------------------------------------------------
 // Feature vectors
 
-static agir_features baseline(void) {
-    agir_features f = {.speed = 1.25f, .cadence = 110.0f, .step_length = 0.62f, .step_width = 0.10f,
-                       .step_time = 0.55f, .step_time_cv = 0.02f, .step_time_asym = 0.02f,
-                       .arm_swing_l = 0.30f, .arm_swing_r = 0.31f, .trunk_flexion = 5.0f,
-                       .foot_clearance = 0.10f, .freezing_index = 0.5f, .n_steps = 20};
-    f.arm_swing_asym = fabsf(f.arm_swing_l - f.arm_swing_r) / fmaxf(f.arm_swing_l, f.arm_swing_r);
-    return f;
-}
-
-static float maybe_nan(agir_rng *r, float v) { return agir_rng_uniform(r) < 0.04 ? NAN : v; }
-
-// Uniform over ranges that cross every band edge, with some values missing.
-static agir_features random_features(agir_rng *r) {
-    agir_features f;
-    f.speed = maybe_nan(r, (float)agir_rng_range(r, 0.3, 1.9));
-    f.cadence = maybe_nan(r, (float)agir_rng_range(r, 70, 160));
-    f.step_length = maybe_nan(r, (float)agir_rng_range(r, 0.2, 0.8));
-    f.step_width = maybe_nan(r, (float)agir_rng_range(r, 0.0, 0.3));
-    f.step_time = (float)agir_rng_range(r, 0.4, 0.8);
-    f.step_time_cv = maybe_nan(r, (float)agir_rng_range(r, 0.0, 0.1));
-    f.step_time_asym = maybe_nan(r, (float)agir_rng_range(r, 0.0, 0.2));
-    f.arm_swing_l = maybe_nan(r, (float)agir_rng_range(r, 0.02, 0.5));
-    f.arm_swing_r = agir_rng_uniform(r) < 0.3 ? f.arm_swing_l * (float)agir_rng_range(r, 0.9, 1.1)
-                                              : maybe_nan(r, (float)agir_rng_range(r, 0.02, 0.5));
-    float mx = fmaxf(f.arm_swing_l, f.arm_swing_r);
-    f.arm_swing_asym = mx > 0 ? fabsf(f.arm_swing_l - f.arm_swing_r) / mx : NAN;
-    f.trunk_flexion = maybe_nan(r, (float)agir_rng_range(r, -5, 40));
-    f.foot_clearance = maybe_nan(r, (float)agir_rng_range(r, 0.01, 0.15));
-    f.freezing_index = maybe_nan(r, (float)agir_rng_range(r, 0, 4));
-    f.n_steps = 2 + (int)agir_rng_below(r, 30);
-    return f;
-}
 
 static void check_or_die(const char *text, const agir_features *f, int score, check_stats *st) {
     char why[700];
@@ -507,7 +475,7 @@ static void bands_follow_the_literature(void **state) {
 
 static void findings_pick_the_weaker_arm(void **state) {
     (void)state;
-    agir_features f = baseline();
+    agir_features f = agir_test_features_baseline();
     agir_finding fx[AGIR_TF_COUNT];
     agir_text_findings(&f, fx);
     for (int tf = 0; tf < AGIR_TF_COUNT; tf++) assert_int_equal(fx[tf].band, AGIR_BAND_NORMAL);
@@ -531,7 +499,7 @@ static void findings_pick_the_weaker_arm(void **state) {
     assert_int_equal(fx[AGIR_TF_ARM_SWING].band, AGIR_BAND_UNKNOWN);
     assert_int_equal(fx[AGIR_TF_ARM_SWING].side, AGIR_SIDE_NONE);
     // Too few steps for variability and step asymmetry.
-    f = baseline();
+    f = agir_test_features_baseline();
     f.n_steps = AGIR_TEXT_MIN_STEPS - 1;
     agir_text_findings(&f, fx);
     assert_int_equal(fx[AGIR_TF_VARIABILITY].band, AGIR_BAND_UNKNOWN);
@@ -542,7 +510,7 @@ static void findings_pick_the_weaker_arm(void **state) {
 // The reader must catch contradictions, or the consistency tests below prove nothing.
 static void reader_catches_contradictions(void **state) {
     (void)state;
-    agir_features f = baseline();  // everything normal, left arm a touch smaller
+    agir_features f = agir_test_features_baseline();  // everything normal, left arm a touch smaller
     check_stats st = {0};
     char why[700];
     const char *ok = "Foot: The walking speed and cadence are normal, with a regular rhythm. Arm: Both arms swing "
@@ -586,7 +554,7 @@ static void reader_catches_contradictions(void **state) {
                         "independent.\nScore: 1";
     assert_true(check_text(right, &f, 1, &st, why, sizeof why));
     // Wrong arm named.
-    f = baseline();
+    f = agir_test_features_baseline();
     f.arm_swing_l = 0.30f, f.arm_swing_r = 0.10f, f.arm_swing_asym = 2.0f / 3.0f;
     const char *wrong = "Foot: The walking speed and cadence are normal, with a regular rhythm. Arm: There is marked "
                         "asymmetry in arm swing, with less movement on the left side. Overall: There is slight gait "
@@ -601,7 +569,7 @@ static void random_features_never_contradicted(void **state) {
     check_stats st = {0};
     const int n = 3000;
     for (int i = 0; i < n; i++) {
-        agir_features f = random_features(&r);
+        agir_features f = agir_test_features_random(&r);
         generate_and_check(&f, 1000 + (uint64_t)i, &st);
     }
     printf("  %ld texts, %ld claims checked (%.1f per text; %ld abnormal, %ld naming a side)\n", st.texts, st.claims,
@@ -623,7 +591,7 @@ static void band_edges_never_contradicted(void **state) {
             if (!isfinite(edges[k])) continue;
             for (int s = -1; s <= 1; s += 2) {
                 float v = edges[k] + (float)s * 1e-3f * fmaxf(1.0f, fabsf(edges[k]));
-                agir_features f = baseline();
+                agir_features f = agir_test_features_baseline();
                 switch (tf) {
                 case AGIR_TF_SPEED: f.speed = v; break;
                 case AGIR_TF_CADENCE: f.cadence = v; break;
@@ -654,7 +622,7 @@ static void band_edges_never_contradicted(void **state) {
 static void missing_features_are_not_described(void **state) {
     (void)state;
     check_stats st = {0};
-    agir_features f = baseline();
+    agir_features f = agir_test_features_baseline();
     f.arm_swing_l = f.arm_swing_r = f.arm_swing_asym = NAN;
     f.step_time_cv = NAN;
     f.trunk_flexion = NAN;
@@ -678,7 +646,7 @@ static void deterministic_per_seed_and_varied_across_seeds(void **state) {
     (void)state;
     agir_err e;
     agir_err_clear(&e);
-    agir_features f = baseline();
+    agir_features f = agir_test_features_baseline();
     f.speed = 0.85f, f.arm_swing_l = 0.10f, f.arm_swing_r = 0.28f;
     f.arm_swing_asym = (0.28f - 0.10f) / 0.28f, f.step_time_cv = 0.04f;
     char a[AGIR_TEXT_MAX], b[AGIR_TEXT_MAX];
@@ -745,7 +713,7 @@ static void score_line_parses(void **state) {
 
 static void misuse_is_an_internal_error(void **state) {
     (void)state;
-    agir_features f = baseline();
+    agir_features f = agir_test_features_baseline();
     agir_rng rng;
     agir_rng_init(&rng, 1, 0);
     char text[AGIR_TEXT_MAX], small[64];

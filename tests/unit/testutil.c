@@ -103,3 +103,35 @@ void agir_test_llama_close(agir_test_llama *t) {
     agir_llama_weights_close(&t->w);
     agir_ctx_close(&t->ctx);
 }
+
+agir_features agir_test_features_baseline(void) {
+    agir_features f = {.speed = 1.25f, .cadence = 110.0f, .step_length = 0.62f, .step_width = 0.10f,
+                       .step_time = 0.55f, .step_time_cv = 0.02f, .step_time_asym = 0.02f,
+                       .arm_swing_l = 0.30f, .arm_swing_r = 0.31f, .trunk_flexion = 5.0f,
+                       .foot_clearance = 0.10f, .freezing_index = 0.5f, .n_steps = 20};
+    f.arm_swing_asym = fabsf(f.arm_swing_l - f.arm_swing_r) / fmaxf(f.arm_swing_l, f.arm_swing_r);
+    return f;
+}
+
+static float maybe_nan(agir_rng *r, float v) { return agir_rng_uniform(r) < 0.04 ? NAN : v; }
+
+agir_features agir_test_features_random(agir_rng *r) {
+    agir_features f;
+    f.speed = maybe_nan(r, (float)agir_rng_range(r, 0.3, 1.9));
+    f.cadence = maybe_nan(r, (float)agir_rng_range(r, 70, 160));
+    f.step_length = maybe_nan(r, (float)agir_rng_range(r, 0.2, 0.8));
+    f.step_width = maybe_nan(r, (float)agir_rng_range(r, 0.0, 0.3));
+    f.step_time = (float)agir_rng_range(r, 0.4, 0.8);
+    f.step_time_cv = maybe_nan(r, (float)agir_rng_range(r, 0.0, 0.1));
+    f.step_time_asym = maybe_nan(r, (float)agir_rng_range(r, 0.0, 0.2));
+    f.arm_swing_l = maybe_nan(r, (float)agir_rng_range(r, 0.02, 0.5));
+    f.arm_swing_r = agir_rng_uniform(r) < 0.3 ? f.arm_swing_l * (float)agir_rng_range(r, 0.9, 1.1)
+                                              : maybe_nan(r, (float)agir_rng_range(r, 0.02, 0.5));
+    float mx = fmaxf(f.arm_swing_l, f.arm_swing_r);
+    f.arm_swing_asym = mx > 0 ? fabsf(f.arm_swing_l - f.arm_swing_r) / mx : NAN;
+    f.trunk_flexion = maybe_nan(r, (float)agir_rng_range(r, -5, 40));
+    f.foot_clearance = maybe_nan(r, (float)agir_rng_range(r, 0.01, 0.15));
+    f.freezing_index = maybe_nan(r, (float)agir_rng_range(r, 0, 4));
+    f.n_steps = 2 + (int)agir_rng_below(r, 30);
+    return f;
+}

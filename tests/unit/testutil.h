@@ -9,7 +9,14 @@
 // cmocka needs the includes above first.
 #include <cmocka.h>
 
+#include "core/rng.h"
+#include "datasets/features.h"
 #include "models/llama.h"
+
+// Gait features of a healthy walk, every value in its normal band.
+agir_features agir_test_features_baseline(void);
+// Features drawn uniformly over ranges that cross every band edge, about 4 % of them missing (NaN).
+agir_features agir_test_features_random(agir_rng *r);
 
 // A fresh temporary folder (removed by the OS's tmp cleaning; tests keep their outputs small).
 void agir_test_tmpdir(char *out, size_t outsz);
