@@ -347,12 +347,18 @@ static int apply(const agir_st_file *f, const char *path, agir_llm *l, agir_lora
     return rc;
 }
 
+int agir_adapter_apply(const agir_st_file *f, const char *name, agir_llm *l, agir_lora *lora, agir_err *e) {
+    memset(lora, 0, sizeof *lora);
+    int rc = apply(f, name, l, lora, e);
+    if (rc) agir_lora_free(lora);
+    return rc;
+}
+
 int agir_adapter_load(const char *path, agir_llm *l, agir_lora *lora, agir_err *e) {
     agir_st_file f;
     memset(lora, 0, sizeof *lora);
     AGIR_TRY(agir_st_open(path, &f, e));
-    int rc = apply(&f, path, l, lora, e);
+    int rc = agir_adapter_apply(&f, path, l, lora, e);
     agir_st_close(&f);
-    if (rc) agir_lora_free(lora);
     return rc;
 }

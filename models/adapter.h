@@ -46,6 +46,8 @@ int agir_adapter_save(const char *path, const agir_llm *l, const agir_lora *lora
 // rows are then replaced by the saved ones. lora is allocated from the saved configuration and
 // filled (caller frees with agir_lora_free).
 int agir_adapter_load(const char *path, agir_llm *l, agir_lora *lora, agir_err *e);
+// The same from an adapter file already open (a verified checkpoint's group); name is for messages.
+int agir_adapter_apply(const agir_st_file *f, const char *name, agir_llm *l, agir_lora *lora, agir_err *e);
 
 // FNV-1a 64 over the base vocabulary's token strings [0, n), each followed by its length: the
 // identity an adapter records of its base.

@@ -31,7 +31,7 @@ static cJSON *string_array(char *const *s, const uint8_t *pick, uint8_t want, in
     return a;
 }
 
-cJSON *agir_sftt_split_json(const sft_trainer *t) {
+static cJSON *split_json(const sft_trainer *t) {
     const agir_cfg *c = &t->run->cfg;
     const agir_split *s = &t->in.split;
     cJSON *o = cJSON_CreateObject();
@@ -53,7 +53,7 @@ cJSON *agir_sftt_split_json(const sft_trainer *t) {
 }
 
 int agir_sftt_write_split(sft_trainer *t, agir_err *e) {
-    cJSON *o = agir_sftt_split_json(t);
+    cJSON *o = split_json(t);
     char *text = o ? cJSON_Print(o) : NULL, path[1200];
     cJSON_Delete(o);
     if (!text) return AGIR_BUG(e, "out of memory writing split.json");
@@ -65,7 +65,7 @@ int agir_sftt_write_split(sft_trainer *t, agir_err *e) {
 
 static cJSON *state_extra(const sft_trainer *t) {
     cJSON *o = cJSON_CreateObject();
-    cJSON *rec = agir_job_config_record(&t->run->cfg, shapes_run), *split = agir_sftt_split_json(t);
+    cJSON *rec = agir_job_config_record(&t->run->cfg, shapes_run), *split = split_json(t);
     cJSON *ex = cJSON_CreateArray();
     int ok = o && rec && split && ex && cJSON_AddItemToObject(o, "config", rec);
     if (!ok) cJSON_Delete(rec);
@@ -121,7 +121,7 @@ static int same_strings(const cJSON *a, const cJSON *b) {
 
 // The data the run was trained on: the same split, example counts and tokenizer.
 static int check_data(const sft_trainer *t, const cJSON *extra, const char *where, agir_err *e) {
-    cJSON *now = agir_sftt_split_json(t);
+    cJSON *now = split_json(t);
     if (!now) return AGIR_BUG(e, "out of memory");
     const cJSON *was = cJSON_GetObjectItemCaseSensitive(extra, "split");
     int same = cJSON_IsObject(was) &&
@@ -165,26 +165,20 @@ int agir_sftt_restore(sft_trainer *t, const agir_ckpt *c, agir_err *e) {
                         "fit together (hint: the data changed since the run started; train into a new run.dir)", c->dir,
                         (long long)s->step, (long long)s->sched_step, (long long)s->cursor, (long long)t->in.set[0].n);
     AGIR_TRY(agir_dev_upload(&t->ctx, t->tr.mom, t->h_mom, mom.nbytes, e));
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(extra, "init_from");
+    snprintf(t->init_from, sizeof t->init_from, "%s", cJSON_IsString(from) ? from->valuestring : "");
     t->step = t->tr.step = s->step, t->skipped = s->skipped;
     t->pos = (agir_sft_pos){s->epoch, s->cursor};
     return AGIR_OK;
 }
 
-int agir_sftt_find_adapter(const char *path, const agir_log *log, char *dir, size_t dirsz, agir_err *e) {
-    agir_ckpt c;
+int agir_sftt_open_init(const char *path, const agir_log *log, agir_ckpt *c, agir_err *e) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    int one = !strncmp(base, "ckpt-", 5);
-    AGIR_TRY(one ? agir_ckpt_load_dir(path, AGIR_SFT_MODEL_TYPE, &c, e)
-                 : agir_ckpt_load_latest(path, AGIR_SFT_MODEL_TYPE, log, &c, e));
-    int rc = AGIR_OK;
-    if (!c.found)
-        rc = AGIR_BAD(e, "%s: holds no checkpoint of an SFT run (hint: model.init names a stage-1 run folder or one "
-                      "of its ckpt-N folders; '' starts from the base model)", path);
-    else if (!agir_ckpt_group_file(&c, "adapter"))
-        rc = AGIR_BAD(e, "%s: has no adapter.safetensors (hint: the checkpoint was not written by an SFT run)", c.dir);
-    else
-        snprintf(dir, dirsz, "%s", c.dir);
-    agir_ckpt_close(&c);
-    return rc;
+    AGIR_TRY(!strncmp(base, "ckpt-", 5) ? agir_ckpt_load_dir(path, AGIR_SFT_MODEL_TYPE, c, e)
+                                        : agir_ckpt_load_latest(path, AGIR_SFT_MODEL_TYPE, log, c, e));
+    if (c->found) return AGIR_OK;
+    agir_ckpt_close(c);
+    return AGIR_BAD(e, "%s: holds no checkpoint of an SFT run (hint: model.init names a stage-1 run folder or one of "
+                    "its ckpt-N folders; '' starts from the base model)", path);
 }

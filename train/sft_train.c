@@ -69,13 +69,17 @@ static int fresh_adapter(sft_trainer *t, agir_err *e) {
     return AGIR_OK;
 }
 
-// The adapter of a stage-1 run (or of this run's checkpoint): its LoRA must have the shape the
-// config asks for; dropout is this run's.
-static int saved_adapter(sft_trainer *t, const char *dir, int own, agir_err *e) {
-    char path[4300];
-    snprintf(path, sizeof path, "%s/adapter.safetensors", dir);
-    AGIR_TRY(agir_adapter_load(path, &t->llm, &t->lora, e));
+// The adapter of a stage-1 run's checkpoint, or of this run's own (own = 1), read from the
+// checkpoint's verified group file: its LoRA must have the shape the config asks for; dropout is
+// this run's.
+static int saved_adapter(sft_trainer *t, const agir_ckpt *ck, int own, agir_err *e) {
+    char name[4300];
+    snprintf(name, sizeof name, "%s/adapter.safetensors", ck->dir);
+    const agir_st_file *f = agir_ckpt_group_file(ck, "adapter");
+    if (!f) return AGIR_BAD(e, "%s: missing (hint: the checkpoint was not written by an SFT run)", name);
+    AGIR_TRY(agir_adapter_apply(f, name, &t->llm, &t->lora, e));
     t->have_lora = 1;
+    if (!own) snprintf(t->init_from, sizeof t->init_from, "%s", ck->dir);  // a resumed run keeps its record
     const agir_cfg *c = &t->run->cfg;
     agir_lora_cfg want, *got = &t->lora.cfg;
     AGIR_TRY(lora_config(c, &want, e));
@@ -85,12 +89,12 @@ static int saved_adapter(sft_trainer *t, const char *dir, int own, agir_err *e) 
         agir_cfg_origin(c, "model", "init", at, sizeof at);
         return AGIR_BAD(e, "%s: the adapter in %s has rank %d, alpha %g, rslora %d on other targets or settings than "
                         "[lora] asks for (rank %d, alpha %g, rslora %d) (hint: make [lora] match the stage-1 run)", at,
-                        dir, got->rank, got->alpha, got->rslora, want.rank, want.alpha, want.rslora);
+                        ck->dir, got->rank, got->alpha, got->rslora, want.rank, want.alpha, want.rslora);
     }
     got->dropout = want.dropout;
     if (t->llm.motion_k != (int)t->in.tokens.codebook_size)
         return AGIR_BAD(e, "%s: the adapter has %d motion tokens but %s holds codes of %lld (hint: the stage-1 run "
-                        "used another motion tokenizer)", path, t->llm.motion_k, agir_cfg_str(c, "data", "tokens"),
+                        "used another motion tokenizer)", name, t->llm.motion_k, agir_cfg_str(c, "data", "tokens"),
                         (long long)t->in.tokens.codebook_size);
     return AGIR_OK;
 }
@@ -100,14 +104,14 @@ static int load_model(sft_trainer *t, const agir_ckpt *c, agir_err *e) {
     AGIR_TRY(agir_llm_load(agir_cfg_str(cfg, "model", "path"), &t->llm, e));
     t->have_llm = 1;
     const char *init = agir_cfg_str(cfg, "model", "init");
-    if (c->found) {
-        snprintf(t->init_from, sizeof t->init_from, "%s", c->dir);
-        return saved_adapter(t, c->dir, 1, e);
-    }
+    if (c->found) return saved_adapter(t, c, 1, e);
     if (!*init) return fresh_adapter(t, e);
-    AGIR_TRY(agir_sftt_find_adapter(init, t->log, t->init_from, sizeof t->init_from, e));
-    agir_info(t->log, "sft: starting from the adapter of %s", t->init_from);
-    return saved_adapter(t, t->init_from, 0, e);
+    agir_ckpt stage1;
+    AGIR_TRY(agir_sftt_open_init(init, t->log, &stage1, e));
+    agir_info(t->log, "sft: starting from the adapter of %s", stage1.dir);
+    int rc = saved_adapter(t, &stage1, 0, e);
+    agir_ckpt_close(&stage1);
+    return rc;
 }
 
 static int place_model(sft_trainer *t, agir_err *e) {

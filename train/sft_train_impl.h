@@ -18,7 +18,7 @@ typedef struct sft_trainer {
     agir_llm llm;  // base model extended with the motion tokens; new rows trained
     agir_lora lora;
     int have_llm, have_lora;
-    char init_from[4200];  // the checkpoint the adapter came from ("" = fresh)
+    char init_from[4200];  // the stage-1 checkpoint the run's adapter started from ("" = fresh)
     agir_llama_weights w;
     agir_llama_acts a;
     agir_llm_trainer tr;
@@ -38,11 +38,11 @@ typedef struct sft_trainer {
 int agir_sftt_save(sft_trainer *t, agir_err *e);
 // Checks a checkpoint of this run against the configuration and inputs; fills the position.
 int agir_sftt_restore(sft_trainer *t, const agir_ckpt *c, agir_err *e);
-// The adapter file of a checkpoint or of an SFT run folder's newest checkpoint (init): *dir is set
-// to the checkpoint folder.
-int agir_sftt_find_adapter(const char *path, const agir_log *log, char *dir, size_t dirsz, agir_err *e);
+// Opens the checkpoint model.init names: one ckpt-N folder, or an SFT run folder's newest intact
+// one (falling back with warnings on log). One AGIR_EINPUT line when there is none; the caller
+// closes c.
+int agir_sftt_open_init(const char *path, const agir_log *log, agir_ckpt *c, agir_err *e);
 // Writes split.json into the run folder (the split and the tokenizer's record).
 int agir_sftt_write_split(sft_trainer *t, agir_err *e);
-cJSON *agir_sftt_split_json(const sft_trainer *t);
 
 #endif
