@@ -22,8 +22,8 @@ refused "reads SFT configs" show-mask "$SRC/configs/vqvae_demo.ini"
 # sft-data: TRL's "messages" format, one conversation per line, the assistant's turn last.
 "$A" sft-data "$s1" "${SFT_SETS[@]}" --out train.jsonl 2>/dev/null
 [ "$(wc -l < train.jsonl)" -eq 20 ] || fail "sft-data: $(wc -l < train.jsonl) lines, expected 20"
-if command -v python3 > /dev/null; then
-  python3 - train.jsonl <<'PY' || fail "sft-data: a line is not a chat example"
+# Each line is parsed as JSON (python3: tools/setup.sh installs it with python3-h5py).
+python3 - train.jsonl <<'PY' || fail "sft-data: a line is not a chat example"
 import json, sys
 for line in open(sys.argv[1]):
     ex = json.loads(line)
@@ -34,7 +34,6 @@ for line in open(sys.argv[1]):
         assert ex["messages"][1]["content"].startswith("<som><motion_id_")
         assert ex["messages"][1]["content"].endswith("<eom>")
 PY
-fi
 "$A" sft-data "$s1" "${SFT_SETS[@]}" --held-out --out test.jsonl 2>/dev/null
 [ "$(wc -l < test.jsonl)" -eq 4 ] || fail "sft-data --held-out: $(wc -l < test.jsonl) lines, expected 4"
 refused "exists" sft-data "$s1" "${SFT_SETS[@]}" --out train.jsonl

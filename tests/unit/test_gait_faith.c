@@ -48,18 +48,13 @@ static void check_one(const char *text, const agir_features *f, stats *st) {
     }
 }
 
-static void generate_and_check(const agir_features *f, uint64_t seed, stats *st) {
-    agir_err e;
-    agir_err_clear(&e);
-    char text[AGIR_TEXT_MAX];
-    agir_rng rng;
-    agir_rng_init(&rng, seed, 0);
-    assert_int_equal(agir_text_describe(f, &rng, text, sizeof text, &e), 0);
+static void check_text(const char *text, const agir_features *f, int score, void *st) {
+    (void)score;
     check_one(text, f, st);
-    for (int score = 0; score <= 4; score++) {
-        assert_int_equal(agir_text_rationale(f, score, &rng, text, sizeof text, &e), 0);
-        check_one(text, f, st);
-    }
+}
+
+static void generate_and_check(const agir_features *f, uint64_t seed, stats *st) {
+    agir_test_each_text(f, seed, check_text, st);
 }
 
 static void report(const char *what, const stats *st) {

@@ -415,18 +415,12 @@ static void check_or_die(const char *text, const agir_features *f, int score, ch
     }
 }
 
+static void check_each(const char *text, const agir_features *f, int score, void *st) {
+    check_or_die(text, f, score, st);
+}
+
 static void generate_and_check(const agir_features *f, uint64_t seed, check_stats *st) {
-    agir_err e;
-    agir_err_clear(&e);
-    char text[AGIR_TEXT_MAX];
-    agir_rng rng;
-    agir_rng_init(&rng, seed, 0);
-    assert_int_equal(agir_text_describe(f, &rng, text, sizeof text, &e), 0);
-    check_or_die(text, f, -1, st);
-    for (int score = 0; score <= 4; score++) {
-        assert_int_equal(agir_text_rationale(f, score, &rng, text, sizeof text, &e), 0);
-        check_or_die(text, f, score, st);
-    }
+    agir_test_each_text(f, seed, check_each, st);
 }
 
 // ---------------------------------------------------------------------------------------------

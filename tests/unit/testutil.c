@@ -11,6 +11,7 @@
 
 #include "core/fsio.h"
 #include "core/run.h"
+#include "datasets/gait_text.h"
 #include "datasets/synth.h"
 
 void agir_test_tmpdir(char *out, size_t outsz) {
@@ -134,4 +135,18 @@ agir_features agir_test_features_random(agir_rng *r) {
     f.freezing_index = maybe_nan(r, (float)agir_rng_range(r, 0, 4));
     f.n_steps = 2 + (int)agir_rng_below(r, 30);
     return f;
+}
+
+void agir_test_each_text(const agir_features *f, uint64_t seed, agir_test_text_check check, void *arg) {
+    agir_err e;
+    agir_err_clear(&e);
+    char text[AGIR_TEXT_MAX];
+    agir_rng rng;
+    agir_rng_init(&rng, seed, 0);
+    assert_int_equal(agir_text_describe(f, &rng, text, sizeof text, &e), 0);
+    check(text, f, -1, arg);
+    for (int score = 0; score <= 4; score++) {
+        assert_int_equal(agir_text_rationale(f, score, &rng, text, sizeof text, &e), 0);
+        check(text, f, score, arg);
+    }
 }

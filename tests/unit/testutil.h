@@ -18,6 +18,11 @@ agir_features agir_test_features_baseline(void);
 // Features drawn uniformly over ranges that cross every band edge, about 4 % of them missing (NaN).
 agir_features agir_test_features_random(agir_rng *r);
 
+// Every text the generator writes for f from stream seed: its description (score -1), then its
+// rationales for scores 0..4, each passed to check with arg.
+typedef void (*agir_test_text_check)(const char *text, const agir_features *f, int score, void *arg);
+void agir_test_each_text(const agir_features *f, uint64_t seed, agir_test_text_check check, void *arg);
+
 // A fresh temporary folder (removed by the OS's tmp cleaning; tests keep their outputs small).
 void agir_test_tmpdir(char *out, size_t outsz);
 // Absolute path of a file in the source tree (AGIR_SOURCE_DIR from ctest).
