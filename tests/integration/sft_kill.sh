@@ -8,6 +8,7 @@
 # optimizer state must be byte-identical to an uninterrupted run.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/sft_tiny.sh"
+. "$(dirname "$0")/lib/kill.sh"
 KILL=${AGIR_KILL_IN_SAVE:?AGIR_KILL_IN_SAVE must point at kill_in_save}
 cfg=$SRC/configs/sft_stage1.ini
 steps=80
@@ -26,13 +27,7 @@ killed=0 torn=0 aimed=0 checked=0 rounds=0
 while [ $killed -lt 24 ]; do
   rounds=$((rounds + 1))
   [ $rounds -le 300 ] || fail "sft_kill: only $killed kills in 300 rounds"
-  before=none no_latest=0
-  if [ -f "$run/LATEST" ]; then
-    before=$(cat "$run/LATEST")
-  else
-    newest=$( (ls "$run" 2>/dev/null || true) | sed -n 's/^ckpt-\([0-9]*\)$/\1/p' | sort -n | tail -1)
-    if [ -n "$newest" ]; then before=ckpt-$newest no_latest=1; fi
-  fi
+  committed_checkpoint "$run"
   "$A" train "$cfg" "${job[@]}" --set run.dir=$run --set train.ckpt_every=1 --set train.keep=2 --set \
     run.log_level=info 2>log >/dev/null &
   pid=$!

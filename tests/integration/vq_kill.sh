@@ -9,6 +9,7 @@ bin=${AGIR_BIN:?AGIR_BIN must name the agir executable}
 src=${AGIR_SOURCE_DIR:?AGIR_SOURCE_DIR must name the source tree}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib/kill.sh"
 
 "$bin" synth "$src/configs/synth.ini" --set synth.subjects=4 --set synth.walks_per_state=2 \
   --set synth.seconds=4 --set synth.output="$tmp/walks.h5" --set run.dir="$tmp/synth" \
@@ -36,16 +37,7 @@ killed=0 torn=0 checked=0 rounds=0
 while [ $killed -lt 24 ]; do
   rounds=$((rounds + 1))
   if [ $rounds -gt 200 ]; then echo "vq_kill: only $killed kills in 200 rounds" >&2; exit 1; fi
-  # The newest committed checkpoint: the one LATEST names; when a kill came after the first
-  # checkpoint folder was renamed into place but before LATEST was first written, the newest
-  # complete folder (the loader then falls back to it, with a warning about LATEST).
-  before=none no_latest=0
-  if [ -f "$run/LATEST" ]; then
-    before=$(cat "$run/LATEST")
-  else
-    newest=$( (ls "$run" 2>/dev/null || true) | sed -n 's/^ckpt-\([0-9]*\)$/\1/p' | sort -n | tail -1)
-    if [ -n "$newest" ]; then before=ckpt-$newest no_latest=1; fi
-  fi
+  committed_checkpoint "$run"
   "$bin" train "$src/configs/vqvae_demo.ini" "${tiny[@]}" --set run.dir="$run" --set train.ckpt_every=1 \
     --set train.keep=2 2>"$tmp/log" >/dev/null &
   pid=$!
