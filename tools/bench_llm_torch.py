@@ -33,18 +33,17 @@ N_NEW = 514
 DECODE_STEPS = 16
 
 
-def main():
-    B, T, steps = (int(a) for a in (sys.argv[1:] + ["4", "256", "3"][len(sys.argv) - 1:])[:3])
-    bf16 = len(sys.argv) > 4 and sys.argv[4] == "bf16"
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
-    torch.manual_seed(0)
-    v0 = 49152
-    cfg = LlamaConfig(vocab_size=v0 + N_NEW, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+def smollm2_lora(vocab, v0, rank, alpha, dropout, attn=None):
+    """SmolLM2-135M's shape with random weights, LoRA (peft) on the seven projections, and the rows
+    from v0 on as a trainable tensor of their own (input and output rows, as tied models use them;
+    the frozen rows get no weight gradient). Returns (body, embed, head, lora_params, new, opt):
+    the LlamaModel with LoRA, the embedding and output functions, the two parameter groups and
+    AdamW over them."""
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                       num_attention_heads=9, num_key_value_heads=3, rms_norm_eps=1e-5, rope_theta=100000.0,
-                      max_position_embeddings=8192, tie_word_embeddings=True)
+                      max_position_embeddings=8192, tie_word_embeddings=True, **({"attn_implementation": attn} if attn else {}))
     base = LlamaForCausalLM(cfg)
-    lcfg = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
+    lcfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     model = get_peft_model(base, lcfg)
     body = model.base_model.model.model  # LlamaModel with LoRA layers injected
@@ -57,11 +56,22 @@ def main():
 
     def embed(ids):
         e = F.embedding(ids.clamp(max=v0 - 1), W0)
-        is_new = (ids >= v0).unsqueeze(-1)
-        return torch.where(is_new, F.embedding((ids - v0).clamp(min=0), new), e)
+        return torch.where((ids >= v0).unsqueeze(-1), F.embedding((ids - v0).clamp(min=0), new), e)
 
-    def head(h):  # the frozen rows get no weight gradient, the new rows do
+    def head(h):
         return torch.cat([h @ W0.t(), h @ new.t()], dim=-1)
+
+    return body, embed, head, lora_params, new, opt
+
+
+def main():
+    B, T, steps = (int(a) for a in (sys.argv[1:] + ["4", "256", "3"][len(sys.argv) - 1:])[:3])
+    bf16 = len(sys.argv) > 4 and sys.argv[4] == "bf16"
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
+    torch.manual_seed(0)
+    v0 = 49152
+    body, embed, head, lora_params, new, opt = smollm2_lora(v0 + N_NEW, v0, 16, 32, 0.0)
 
     tok = torch.randint(0, v0 + N_NEW, (B, T))
     labels = torch.cat([tok[:, 1:], torch.randint(0, v0 + N_NEW, (B, 1))], dim=1)

@@ -28,8 +28,9 @@ import time
 
 import torch
 import torch.nn.functional as F
-from peft import LoraConfig, get_peft_model
-from transformers import LlamaConfig, LlamaForCausalLM
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_llm_torch import smollm2_lora  # noqa: E402  the same model, LoRA and new rows
 
 
 def main():
@@ -54,29 +55,9 @@ def main():
     mask = torch.zeros(B, 1, T, T)
     mask.masked_fill_(~allowed.unsqueeze(1), torch.finfo(torch.float32).min)
 
-    cfg = LlamaConfig(vocab_size=V, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
-                      num_attention_heads=9, num_key_value_heads=3, rms_norm_eps=1e-5, rope_theta=100000.0,
-                      max_position_embeddings=8192, tie_word_embeddings=True, attn_implementation="sdpa")
-    base = LlamaForCausalLM(cfg)
-    lcfg = LoraConfig(r=b["rank"], lora_alpha=b["alpha"], lora_dropout=b["dropout"],
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    model = get_peft_model(base, lcfg)
-    body = model.base_model.model.model
-    W = base.model.embed_tokens.weight
-    new = torch.nn.Parameter(W[v0:].detach().clone())
-    lora_params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW([{"params": lora_params, "lr": 2e-4, "weight_decay": 0.0},
-                             {"params": [new], "lr": 2e-4, "weight_decay": 0.0}], betas=(0.9, 0.999), eps=1e-8)
-    W0 = W[:v0]
+    body, embed, head, lora_params, new, opt = smollm2_lora(V, v0, b["rank"], b["alpha"], b["dropout"], "sdpa")
 
-    def embed(ids):
-        e = F.embedding(ids.clamp(max=v0 - 1), W0)
-        return torch.where((ids >= v0).unsqueeze(-1), F.embedding((ids - v0).clamp(min=0), new), e)
-
-    def head(h):
-        return torch.cat([h @ W0.t(), h @ new.t()], dim=-1)
-
-    model.train()
+    body.train()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {B} x {T}, {b['examples']} examples, "
           f"{b['real_tokens']} tokens, {n_valid} trained, LoRA r {b['rank']} dropout {b['dropout']}, "
           f"{'bf16 autocast' if bf16 else 'float32'}")
