@@ -66,8 +66,8 @@ static int record(agir_curves *c, const cJSON *o, int *ok, agir_err *e) {
 int agir_curves_parse(const char *text, size_t len, const char *name, agir_curves *c, agir_err *e) {
     memset(c, 0, sizeof *c);
     if (len > AGIR_CURVES_MAX_BYTES)
-        return AGIR_BAD(e, "%s: %zu bytes, more than the %zu a metrics file may have", name, len,
-                        AGIR_CURVES_MAX_BYTES);
+        return AGIR_BAD(e, "%s: %zu bytes, more than the %zu a metrics file may have (hint: is this a training run's "
+                        "metrics.jsonl?)", name, len, AGIR_CURVES_MAX_BYTES);
     size_t at = 0;
     int rc = AGIR_OK;
     while (!rc && at < len) {

@@ -30,7 +30,9 @@ int agir_sft_encode(const agir_sft_render *r, const agir_sft_conv *c, int64_t co
     agir_ids ids = {0};
     AGIR_TRY(agir_chat_render(r->tp, msgs, (size_t)n, 0, &ct, e));
     int rc = agir_tok_encode(r->tok, ct.text, ct.len, &ids, e);
-    if (!rc && ids.n > (size_t)INT32_MAX / 2) rc = AGIR_BAD(e, "an SFT example of %zu tokens is too long", ids.n);
+    if (!rc && ids.n > (size_t)INT32_MAX / 2)
+        rc = AGIR_BAD(e, "an SFT example of %zu tokens is too long to hold (hint: a text of the stores is corrupt; "
+                      "agir show-mask shows the examples)", ids.n);
     if (!rc) {
         out->len = (int)ids.n;
         out->ids = malloc((ids.n ? ids.n : 1) * sizeof *out->ids);
